@@ -10,7 +10,11 @@ find_package(GTest REQUIRED)
 
 if(GRAPHC_WITH_LLVM)
   find_package(CLI11 CONFIG REQUIRED)
-  find_package(LLVM 19 REQUIRED CONFIG PATHS /usr/lib/llvm-19/lib/cmake/llvm NO_DEFAULT_PATH)
+  # LLVM's version file accepts only an exact major.minor, so check the major.
+  find_package(LLVM REQUIRED CONFIG PATHS /usr/lib/llvm-19/lib/cmake/llvm NO_DEFAULT_PATH)
+  if(NOT LLVM_VERSION_MAJOR EQUAL 19)
+    message(FATAL_ERROR "graphc needs LLVM 19 (llvm-19-dev), found ${LLVM_PACKAGE_VERSION}")
+  endif()
   message(STATUS "LLVM ${LLVM_PACKAGE_VERSION} from ${LLVM_DIR}")
   # One shared libLLVM, as Debian ships it: links fast and keeps binaries small.
   add_library(graphc_llvm INTERFACE)
