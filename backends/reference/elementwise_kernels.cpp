@@ -1,4 +1,6 @@
 // Reference semantics of the elementwise ops (ir/ops/elementwise.cpp).
+#include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "backends/reference/reference_kernels.h"
@@ -134,7 +136,9 @@ void register_elementwise_kernels(ReferenceKernels& k) {
     for (int64_t i = 0; i < x.numel(); ++i) {
       if (!out.is_float() && x.is_float()) {
         const double v = x.floats()[i];
-        out.set_int(i, out.dtype() == DType::boolean ? v != 0.0 : saturating_to_int(v));
+        int64_t n = saturating_to_int(v);
+        if (out.dtype() == DType::i32) n = std::clamp<int64_t>(n, INT32_MIN, INT32_MAX);
+        out.set_int(i, out.dtype() == DType::boolean ? v != 0.0 : n);
       } else if (x.is_float()) {
         out.set(i, x.floats()[i]);
       } else {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job from a fresh clone: installs the dependencies, fetches the
+# Gemma-3 270M weights, builds the tools, and runs the built-in demo (a
+# one-layer transformer block: its IR, then its output on the reference
+# interpreter).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/install-deps.sh
+scripts/fetch-weights.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)" --target graphc graph-run pass-dump
+build/bin/graph-run --demo
