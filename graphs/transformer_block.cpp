@@ -3,25 +3,10 @@
 #include <cmath>
 #include <random>
 
+#include "graphs/layers.h"
 #include "ir/builder.h"
 
 namespace graphc {
-namespace {
-
-// y = x * rsqrt(mean(x^2) + eps) * (1 + w): Gemma stores the zero-centred w.
-Val rms_norm(Builder& b, Val x, Val w, double eps) {
-  Val ms = b.mean(x * x, {-1}, /*keepdims=*/true);
-  Val inv = b.rsqrt(ms + b.scalar(eps));
-  return x * inv * (b.scalar(1.0) + w);
-}
-
-// gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-Val gelu_tanh(Builder& b, Val x) {
-  Val inner = b.scalar(std::sqrt(2.0 / M_PI)) * (x + b.scalar(0.044715) * x * x * x);
-  return b.scalar(0.5) * x * (b.scalar(1.0) + b.tanh(inner));
-}
-
-}  // namespace
 
 std::unique_ptr<Module> build_transformer_block(const TransformerBlockConfig& c) {
   auto m = std::make_unique<Module>("transformer_block");

@@ -62,16 +62,7 @@ Op* Builder::create(const std::string& kind, const std::vector<Val>& operands, A
 // Infers the results of a fully built op; on failure removes it and throws.
 void Builder::finish(Op* op, const Where& w) {
   const OpDef& def = op->def();
-  std::string problem;
-  const int n = op->num_operands();
-  if (n < def.min_operands || (def.max_operands != OpDef::kVariadic && n > def.max_operands))
-    problem = fmt::format("takes {}{} operands, {} given", def.min_operands,
-                          def.max_operands == def.min_operands ? "" : "+", n);
-  for (const auto& [k, v] : op->attrs())
-    if (problem.empty() && !def.find_attr(k)) problem = "unknown attribute '" + k + "'";
-  for (const AttrSpec& s : def.attrs)
-    if (problem.empty() && !s.default_value && !op->has_attr(s.name))
-      problem = "missing attribute '" + s.name + "'";
+  std::string problem = check_signature(*op);
   if (problem.empty()) {
     try {
       Expected<std::vector<TensorType>> types = def.infer(*op);
@@ -148,7 +139,7 @@ Val Builder::transpose(Val x, std::vector<int64_t> perm, Where w) {
   return op1("transpose", {x}, {{"perm", perm}}, w);
 }
 Val Builder::broadcast(Val x, Shape shape, Where w) { return op1("broadcast", {x}, {{"shape", shape}}, w); }
-Val Builder::slice(Val x, std::vector<int64_t> start, std::vector<int64_t> limit, std::vector<int64_t> stride,
+Val Builder::slice(Val x, std::vector<int64_t> start, Shape limit, std::vector<int64_t> stride,
                    Where w) {
   AttrMap attrs{{"start", start}, {"limit", limit}};
   if (!stride.empty()) attrs.emplace("stride", stride);

@@ -109,7 +109,7 @@ class Builder {
   Val reshape(Val x, Shape shape, Where w = Where::current());  // one dim may be -1
   Val transpose(Val x, std::vector<int64_t> perm, Where w = Where::current());
   Val broadcast(Val x, Shape shape, Where w = Where::current());
-  Val slice(Val x, std::vector<int64_t> start, std::vector<int64_t> limit, std::vector<int64_t> stride = {},
+  Val slice(Val x, std::vector<int64_t> start, Shape limit, std::vector<int64_t> stride = {},
             Where w = Where::current());
   Val concat(const std::vector<Val>& xs, int64_t axis, Where w = Where::current());
   Val dynamic_slice(Val x, const std::vector<Val>& start, std::vector<int64_t> sizes, Where w = Where::current());

@@ -1,6 +1,10 @@
 #include "ir/op_registry.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "ir/op.h"
 
 namespace graphc {
 
@@ -46,6 +50,34 @@ std::vector<const OpDef*> OpRegistry::all() const {
   std::vector<const OpDef*> out;
   for (const auto& [_, d] : defs_) out.push_back(&d);
   return out;
+}
+
+static bool attr_kind_fits(AttrKind want, AttrKind got) {
+  return want == got || (want == AttrKind::Float && got == AttrKind::Int) ||
+         (want == AttrKind::Floats && got == AttrKind::Dims);
+}
+
+std::string check_signature(const Op& op) {
+  const OpDef& def = op.def();
+  const int n = op.num_operands();
+  if (n < def.min_operands || (def.max_operands != OpDef::kVariadic && n > def.max_operands)) {
+    std::string range = def.max_operands == def.min_operands ? std::to_string(def.min_operands)
+                        : def.max_operands == OpDef::kVariadic
+                            ? fmt::format("at least {}", def.min_operands)
+                            : fmt::format("{} to {}", def.min_operands, def.max_operands);
+    return fmt::format("takes {} operands, has {}", range, n);
+  }
+  for (const auto& [k, v] : op.attrs()) {
+    const AttrSpec* spec = def.find_attr(k);
+    if (!spec) return "unknown attribute '" + k + "'";
+    if (!spec->any_kind && !attr_kind_fits(spec->kind, v.kind()))
+      return fmt::format("attribute '{}' must be a {}, got {}", k, attr_kind_name(spec->kind), v.str(8));
+  }
+  for (const AttrSpec& s : def.attrs)
+    if (!s.default_value && !op.has_attr(s.name)) return "missing attribute '" + s.name + "'";
+  if (op.num_regions() != def.num_regions)
+    return fmt::format("has {} regions, expected {}", op.num_regions(), def.num_regions);
+  return {};
 }
 
 Error infer_error(std::string message) { return Error{std::move(message)}; }

@@ -25,6 +25,9 @@ struct AttrSpec {
   AttrKind kind;
   std::optional<Attribute> default_value;  // nullopt: the attribute is required
   std::string doc;
+  // The attribute takes several kinds (a splat or a list); type inference
+  // checks it instead of the generic signature check.
+  bool any_kind = false;
 };
 
 // Computes the result types from the operands, attributes and regions of a
@@ -70,6 +73,11 @@ void register_linalg_ops(OpRegistry& r);
 void register_generator_ops(OpRegistry& r);
 void register_control_flow_ops(OpRegistry& r);
 void register_global_ops(OpRegistry& r);
+
+// Checks an op against its definition's signature: operand count, attribute
+// names and kinds, required attributes, region count. Returns what is wrong,
+// or an empty string. Used by both the builder and the verifier.
+std::string check_signature(const Op& op);
 
 // Small helpers shared by the op definitions' type inference.
 Error infer_error(std::string message);

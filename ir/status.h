@@ -35,6 +35,8 @@ class [[nodiscard]] Expected {
   const T& value() const& { return const_cast<Expected*>(this)->checked(); }
   T&& value() && { return std::move(checked()); }
   T& operator*() & { return checked(); }
+  const T& operator*() const& { return const_cast<Expected*>(this)->checked(); }
+  T&& operator*() && { return std::move(checked()); }
   T* operator->() { return &checked(); }
   const T* operator->() const { return &const_cast<Expected*>(this)->checked(); }
 

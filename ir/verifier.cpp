@@ -11,11 +11,6 @@
 namespace graphc {
 namespace {
 
-bool attr_kind_fits(AttrKind want, AttrKind got) {
-  return want == got || (want == AttrKind::Float && got == AttrKind::Int) ||
-         (want == AttrKind::Floats && got == AttrKind::Dims);
-}
-
 class Verifier {
  public:
   explicit Verifier(const Module& m) : module_(m) {}
@@ -97,27 +92,10 @@ class Verifier {
 
   Status verify_op(const Op& op) {
     const OpDef& def = op.def();
-    const int n = op.num_operands();
-    if (n < def.min_operands || (def.max_operands != OpDef::kVariadic && n > def.max_operands)) {
-      std::string range = def.max_operands == def.min_operands ? std::to_string(def.min_operands)
-                           : def.max_operands == OpDef::kVariadic
-                               ? fmt::format("at least {}", def.min_operands)
-                               : fmt::format("{} to {}", def.min_operands, def.max_operands);
-      return fail(op, fmt::format("takes {} operands, has {}", range, n));
-    }
-    for (int i = 0; i < n; ++i)
+    for (int i = 0; i < op.num_operands(); ++i)
       if (!visible_.count(op.operand(i)))
         return fail(op, fmt::format("operand {} is used before it is defined or outside its scope", i));
-    for (const auto& [k, v] : op.attrs()) {
-      const AttrSpec* spec = def.find_attr(k);
-      if (!spec) return fail(op, "unknown attribute '" + k + "'");
-      if (!attr_kind_fits(spec->kind, v.kind()))
-        return fail(op, fmt::format("attribute '{}' must be a {}, got {}", k, attr_kind_name(spec->kind), v.str()));
-    }
-    for (const AttrSpec& s : def.attrs)
-      if (!s.default_value && !op.has_attr(s.name)) return fail(op, "missing attribute '" + s.name + "'");
-    if (op.num_regions() != def.num_regions)
-      return fail(op, fmt::format("has {} regions, expected {}", op.num_regions(), def.num_regions));
+    if (std::string problem = check_signature(op); !problem.empty()) return fail(op, problem);
     for (const auto& r : op.regions()) {
       Status s = verify_block(*r, /*in_region=*/true);
       if (!s.ok()) return s;
