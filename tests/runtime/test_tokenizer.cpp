@@ -1,15 +1,18 @@
 // Tokenizer: a SentencePiece BPE model rebuilt from a vocabulary, encode and
 // decode with byte fallback, the literal chat markers, and Gemma's chat
-// template.
+// template. The GemmaGguf tests read the vocabulary of the real Gemma-3 270M
+// GGUF and skip themselves when scripts/fetch-weights.sh has not been run.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/gguf_reader.h"
 #include "runtime/tokenizer.h"
 
 namespace graphc {
@@ -262,6 +265,101 @@ TEST(ChatTemplate, RenderedChatEncodesWithOneBos) {
   EXPECT_EQ(std::count(ids.begin(), ids.end(), tok.bos_id()), 1);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), tok.end_of_turn_id()), 1);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), tok.start_of_turn_id()), 2);
+}
+
+
+// ---- the real Gemma-3 270M vocabulary --------------------------------------
+
+std::filesystem::path gemma_gguf_path() {
+  return std::filesystem::path(GRAPHC_SOURCE_DIR) / "models" / "gemma-3-270m-Q4_K_M.gguf";
+}
+
+// The GGUF keys a SentencePiece vocabulary is stored under (gemma3.md §5.2).
+Expected<Tokenizer> tokenizer_from_gguf(const GgufReader& gguf) {
+  if (gguf.get_string("tokenizer.ggml.model") != "llama") return Error{"not a SentencePiece vocabulary"};
+  auto pieces = gguf.get_string_array("tokenizer.ggml.tokens");
+  auto scores = gguf.get_f32_array("tokenizer.ggml.scores");
+  auto types = gguf.get_i32_array("tokenizer.ggml.token_type");
+  if (!pieces || !scores || !types) return Error{"tokenizer arrays missing"};
+  SpecialTokenIds special;
+  special.bos = static_cast<int32_t>(gguf.get_u32("tokenizer.ggml.bos_token_id").value_or(special.bos));
+  special.eos = static_cast<int32_t>(gguf.get_u32("tokenizer.ggml.eos_token_id").value_or(special.eos));
+  special.unk = static_cast<int32_t>(gguf.get_u32("tokenizer.ggml.unknown_token_id").value_or(special.unk));
+  special.pad = static_cast<int32_t>(gguf.get_u32("tokenizer.ggml.padding_token_id").value_or(special.pad));
+  return Tokenizer::from_vocab(*pieces, *scores, *types, special);
+}
+
+class GemmaGguf : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(gemma_gguf_path())) {
+      GTEST_SKIP() << gemma_gguf_path() << " is absent; scripts/fetch-weights.sh fetches it";
+    }
+    Expected<GgufReader> gguf = GgufReader::open(gemma_gguf_path().string());
+    ASSERT_TRUE(gguf.ok()) << gguf.error().message;
+    Expected<Tokenizer> tok = tokenizer_from_gguf(*gguf);
+    ASSERT_TRUE(tok.ok()) << tok.error().message;
+    tok_.emplace(std::move(tok).take());
+  }
+  const Tokenizer& tok() const { return *tok_; }
+
+ private:
+  std::optional<Tokenizer> tok_;
+};
+
+TEST_F(GemmaGguf, SpecialIds) {
+  EXPECT_EQ(tok().vocab_size(), 262144);
+  EXPECT_EQ(tok().pad_id(), 0);
+  EXPECT_EQ(tok().eos_id(), 1);
+  EXPECT_EQ(tok().bos_id(), 2);
+  EXPECT_EQ(tok().unk_id(), 3);
+  EXPECT_EQ(tok().start_of_turn_id(), 105);
+  EXPECT_EQ(tok().end_of_turn_id(), 106);
+  EXPECT_EQ(tok().piece(248), "<0x0A>");
+  EXPECT_EQ(tok().piece(105), "<start_of_turn>");
+  EXPECT_TRUE(tok().is_end_of_generation(1));
+  EXPECT_TRUE(tok().is_end_of_generation(106));
+  EXPECT_FALSE(tok().is_end_of_generation(2));
+}
+
+// Expected ids from Hugging Face `tokenizers` 0.23.3, with the tokenizer that
+// transformers 5.23.0 builds from this same GGUF's vocabulary
+// (integrations/gguf convert_gguf_tokenizer("gemma3", ...)).
+TEST_F(GemmaGguf, EncodesLikeTheReference) {
+  const std::vector<std::pair<std::string, std::vector<int32_t>>> cases = {
+      {"Hello, world!", {9259, 236764, 1902, 236888}},
+      {"The quick brown fox jumps over the lazy dog.", {818, 3823, 8864, 37423, 38167, 1024, 506, 31770, 4799, 236761}},
+      {"def f(x):\n    return x * 2\n", {2063, 517, 236769, 236781, 1473, 107, 140, 2060, 1123, 808, 236743, 236778, 107}},
+      {"if x:\n\treturn 1", {584, 1123, 236787, 107, 255968, 2060, 236743, 236770}},
+      {"Größe 世界 🙂", {9322, 237001, 16756, 84679, 57235}},
+      {" a  b\t\tc", {496, 138, 236763, 255969, 236755}},
+      // U+0F8D is no piece: its UTF-8 bytes E0 BE 8D fall back to <0xE0> <0xBE> <0x8D>.
+      {"\u0F8D", {462, 428, 379}},
+      {"<start_of_turn>user\nWhy is the sky blue?<end_of_turn>\n<start_of_turn>model\n",
+       {105, 2364, 107, 11355, 563, 506, 7217, 3730, 236881, 106, 107, 105, 4368, 107}},
+  };
+  for (const auto& [text, want] : cases) {
+    EXPECT_EQ(tok().encode(text, false), want) << text;
+    EXPECT_EQ(tok().decode(want), text) << text;
+  }
+  EXPECT_EQ(tok().encode("Hello", true), (std::vector<int32_t>{2, 9259}));
+}
+
+// Longer runs of spaces than the longest whitespace piece (31 spaces, id 167)
+// take the longest piece first, as llama.cpp's partition of USER_DEFINED
+// tokens does. (Hugging Face's GGUF conversion differs here: it rebuilds
+// these pieces as BPE merges and splits 34 spaces as 16 + 18.)
+TEST_F(GemmaGguf, LongSpaceRunsTakeTheLongestPieceFirst) {
+  const std::string text = "x" + std::string(34, ' ') + "y";
+  EXPECT_EQ(tok().encode(text, false), (std::vector<int32_t>{236781, 167, 139, 236762}));
+  EXPECT_EQ(tok().decode(tok().encode(text, false)), text);
+}
+
+TEST_F(GemmaGguf, ChatPromptHasOneBos) {
+  Expected<std::string> text = Tokenizer::render_chat({{"user", "Why is the sky blue?"}});
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_EQ(tok().encode(*text, /*add_bos=*/false),
+            (std::vector<int32_t>{2, 105, 2364, 107, 11355, 563, 506, 7217, 3730, 236881, 106, 107, 105, 4368, 107}));
 }
 
 }  // namespace
