@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "ir/status.h"
 
@@ -40,5 +41,8 @@ class MappedFile {
 // Writes `bytes` to a temporary file next to `path`, flushes it to disk and
 // renames it over `path`, so readers see either the old file or the new one.
 Status write_file_atomically(const std::string& path, std::span<const uint8_t> bytes);
+inline Status write_file_atomically(const std::string& path, std::string_view text) {
+  return write_file_atomically(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
 
 }  // namespace graphc

@@ -8,6 +8,7 @@
 
 #include "ir/op.h"
 #include "ir/printer.h"
+#include "runtime/mapped_file.h"
 #include "tools/tool_support.h"
 
 namespace graphc::tools {

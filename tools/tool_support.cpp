@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -65,21 +64,6 @@ Expected<HostTensor> parse_tensor_literal(const std::string& text) {
     return bad(fmt::format("{} values for {} elements", values.size(), t.numel()));
   }
   return t;
-}
-
-Status write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error{fmt::format("{}: cannot write", tmp)};
-    out << text;
-    out.flush();
-    if (!out) return Error{fmt::format("{}: write failed", tmp)};
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Error{fmt::format("{}: cannot rename into place: {}", path, ec.message())};
-  return Status::success();
 }
 
 int run_tool(const char* tool, int (*main_body)(int, char**), int argc, char** argv) {

@@ -20,10 +20,6 @@ Expected<std::unique_ptr<Module>> load_module(const std::string& path);
 // A tensor literal: `f32[2,3]=1,2,3,4,5,6`, `i64[]=7`, or `f32[4]=0.5` (splat).
 Expected<HostTensor> parse_tensor_literal(const std::string& text);
 
-// Writes text to path via a temporary file and a rename, so an interrupted
-// run never leaves a half-written file.
-Status write_file_atomically(const std::string& path, const std::string& text);
-
 // Runs main_body, turning any escaped exception into one line and exit code 1.
 int run_tool(const char* tool, int (*main_body)(int, char**), int argc, char** argv);
 

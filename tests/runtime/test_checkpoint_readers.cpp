@@ -5,6 +5,8 @@
 // real Gemma-3 270M Q4_K_M GGUF when models/ has it.
 #include <gtest/gtest.h>
 
+#include "tests/test_models.h"
+
 #include <unistd.h>
 
 #include <array>
@@ -948,7 +950,7 @@ TEST(FuzzSeeds, CommittedSeedsAreValidFiles) {
 
 // ------------------------------------------------- the real Gemma-3 270M GGUF
 
-const std::string kGemma270m = std::string(GRAPHC_SOURCE_DIR) + "/models/gemma-3-270m-Q4_K_M.gguf";
+const std::string kGemma270m = graphc::testing::gemma3_270m_gguf().string();
 
 class Gemma270mGguf : public ::testing::Test {
  protected:

@@ -9,6 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/test_models.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -817,7 +819,7 @@ TEST(Gemma3CheckpointErrors, NotAGemma3WeightName) {
 
 // ------------------------------------------- the real Gemma-3 270M GGUF
 
-fs::path gemma_gguf_path() { return fs::path(GRAPHC_SOURCE_DIR) / "models" / "gemma-3-270m-Q4_K_M.gguf"; }
+fs::path gemma_gguf_path() { return graphc::testing::gemma3_270m_gguf(); }
 
 class Gemma270m : public ::testing::Test {
  protected:

@@ -4,6 +4,9 @@
 // GGUF and skip themselves when scripts/fetch-weights.sh has not been run.
 #include <gtest/gtest.h>
 
+#include "runtime/gemma3_checkpoint.h"
+#include "tests/test_models.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -270,24 +273,7 @@ TEST(ChatTemplate, RenderedChatEncodesWithOneBos) {
 
 // ---- the real Gemma-3 270M vocabulary --------------------------------------
 
-std::filesystem::path gemma_gguf_path() {
-  return std::filesystem::path(GRAPHC_SOURCE_DIR) / "models" / "gemma-3-270m-Q4_K_M.gguf";
-}
-
-// The GGUF keys a SentencePiece vocabulary is stored under (gemma3.md §5.2).
-Expected<Tokenizer> tokenizer_from_gguf(const GgufReader& gguf) {
-  if (gguf.get_string("tokenizer.ggml.model") != "llama") return Error{"not a SentencePiece vocabulary"};
-  auto pieces = gguf.get_string_array("tokenizer.ggml.tokens");
-  auto scores = gguf.get_f32_array("tokenizer.ggml.scores");
-  auto types = gguf.get_i32_array("tokenizer.ggml.token_type");
-  if (!pieces || !scores || !types) return Error{"tokenizer arrays missing"};
-  SpecialTokenIds special;
-  special.bos = static_cast<int32_t>(gguf.get_u32("tokenizer.ggml.bos_token_id").value_or(special.bos));
-  special.eos = static_cast<int32_t>(gguf.get_u32("tokenizer.ggml.eos_token_id").value_or(special.eos));
-  special.unk = static_cast<int32_t>(gguf.get_u32("tokenizer.ggml.unknown_token_id").value_or(special.unk));
-  special.pad = static_cast<int32_t>(gguf.get_u32("tokenizer.ggml.padding_token_id").value_or(special.pad));
-  return Tokenizer::from_vocab(*pieces, *scores, *types, special);
-}
+std::filesystem::path gemma_gguf_path() { return graphc::testing::gemma3_270m_gguf(); }
 
 class GemmaGguf : public ::testing::Test {
  protected:
