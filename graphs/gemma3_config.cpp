@@ -1,6 +1,7 @@
 #include "graphs/gemma3_config.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
@@ -75,6 +76,99 @@ Expected<Gemma3Config> gemma3_preset(std::string_view name) {
   std::string known;
   for (const Gemma3Config& c : presets()) known += (known.empty() ? "" : ", ") + c.name;
   return Error{fmt::format("unknown model preset '{}' (known: {})", name, known)};
+}
+
+namespace {
+
+struct Field {
+  const char* key;
+  int64_t Gemma3Config::*integer = nullptr;
+  double Gemma3Config::*real = nullptr;
+};
+
+const Field kFields[] = {
+    {"vocab", &Gemma3Config::vocab},
+    {"hidden", &Gemma3Config::hidden},
+    {"intermediate", &Gemma3Config::intermediate},
+    {"layers", &Gemma3Config::layers},
+    {"heads", &Gemma3Config::heads},
+    {"kv_heads", &Gemma3Config::kv_heads},
+    {"head_dim", &Gemma3Config::head_dim},
+    {"sliding_window", &Gemma3Config::sliding_window},
+    {"global_every", &Gemma3Config::global_every},
+    {"max_position", &Gemma3Config::max_position},
+    {"max_context", &Gemma3Config::max_context},
+    {"query_pre_attn_scalar", nullptr, &Gemma3Config::query_pre_attn_scalar},
+    {"rope_local_base", nullptr, &Gemma3Config::rope_local_base},
+    {"rope_global_base", nullptr, &Gemma3Config::rope_global_base},
+    {"rope_global_scale", nullptr, &Gemma3Config::rope_global_scale},
+    {"rms_eps", nullptr, &Gemma3Config::rms_eps},
+};
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string where(const std::string& file, const YAML::Node& n) {
+  return fmt::format("{}:{}:{}", file, n.Mark().line + 1, n.Mark().column + 1);
+}
+
+}  // namespace
+
+Expected<Gemma3Config> gemma3_config_from_yaml(const std::string& yaml_text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return Error{fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg)};
+  }
+  if (!root.IsMap()) return Error{fmt::format("{}: model: expected a mapping of keys to values", where(file, root))};
+  Gemma3Config c;
+  if (const YAML::Node p = root["preset"]) {
+    if (!p.IsScalar()) return Error{fmt::format("{}: model.preset: expected a preset name", where(file, p))};
+    Expected<Gemma3Config> preset = gemma3_preset(p.as<std::string>());
+    if (!preset.ok()) return Error{fmt::format("{}: model.preset: {}", where(file, p), preset.error().message)};
+    c = *preset;
+  }
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "preset") continue;
+    const Field* field = nullptr;
+    for (const Field& f : kFields)
+      if (key == f.key) field = &f;
+    if (!field) {
+      std::string best = "preset";
+      for (const Field& f : kFields)
+        if (edit_distance(key, f.key) < edit_distance(key, best)) best = f.key;
+      std::string allowed = "preset";
+      for (const Field& f : kFields) allowed += std::string(", ") + f.key;
+      return Error{fmt::format("{}: unknown key 'model.{}'{} (allowed: {})", where(file, kv.first), key,
+                               edit_distance(key, best) <= 2 ? " (did you mean '" + best + "'?)" : "", allowed)};
+    }
+    try {
+      if (field->integer) c.*(field->integer) = kv.second.as<int64_t>();
+      else c.*(field->real) = kv.second.as<double>();
+    } catch (const YAML::Exception&) {
+      return Error{fmt::format("{}: model.{}: expected {}, got '{}'", where(file, kv.second), key,
+                               field->integer ? "an integer" : "a number",
+                               kv.second.IsScalar() ? kv.second.as<std::string>() : "a non-scalar")};
+    }
+  }
+  if (!root["preset"]) c.name = "custom";
+  Status s = c.validate();
+  if (!s.ok()) return Error{fmt::format("{}: {}", where(file, root), s.error().message)};
+  return c;
 }
 
 std::vector<std::string> gemma3_preset_names() {

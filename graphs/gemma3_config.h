@@ -39,6 +39,13 @@ struct Gemma3Config {
   Status validate() const;
 };
 
+// The `model:` section of an experiment: a preset, explicit dimensions, or a
+// preset with some dimensions overridden (tests use tiny ones):
+//   model: {preset: gemma3-270m, max_context: 2048}
+//   model: {hidden: 16, intermediate: 24, layers: 2, heads: 2, kv_heads: 1, head_dim: 8, vocab: 48}
+// Errors name file:line:column, the key and what is allowed.
+Expected<Gemma3Config> gemma3_config_from_yaml(const std::string& yaml_text, const std::string& file);
+
 // gemma3-270m, gemma3-1b, gemma3-4b, gemma3-12b, gemma3-27b.
 Expected<Gemma3Config> gemma3_preset(std::string_view name);
 std::vector<std::string> gemma3_preset_names();

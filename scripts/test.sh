@@ -5,6 +5,9 @@
 # 60 seconds from its seed corpus.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# ccache hashes paths relative to the checkout, so a fresh clone reuses the
+# objects an earlier build of the same sources left in the cache.
+export CCACHE_BASEDIR="$PWD"
 
 scripts/install-deps.sh
 scripts/fetch-weights.sh

@@ -145,6 +145,37 @@ TEST(Gemma3Graph, PresetsHaveThePublishedDimensions) {
   EXPECT_THAT(bad.error().message, ::testing::HasSubstr("unknown model preset 'gemma3-2b'"));
 }
 
+TEST(Gemma3Config, FromYamlTakesAPresetAndOverrides) {
+  auto c = gemma3_config_from_yaml("preset: gemma3-1b\nmax_context: 2048\n", "exp.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->hidden, 1152);
+  EXPECT_EQ(c->max_context, 2048);
+  auto tiny = gemma3_config_from_yaml(
+      "{vocab: 48, hidden: 16, intermediate: 24, layers: 2, heads: 2, kv_heads: 1, head_dim: 8,\n"
+      " query_pre_attn_scalar: 8, sliding_window: 4, global_every: 2, max_position: 64, max_context: 16}",
+      "tiny.yaml");
+  ASSERT_TRUE(tiny.ok()) << tiny.error().message;
+  EXPECT_EQ(tiny->name, "custom");
+  EXPECT_EQ(tiny->hidden, 16);
+  EXPECT_TRUE(verify_module(*build_gemma3(*tiny)).ok());
+}
+
+TEST(Gemma3Config, FromYamlNamesTheBadKeyWithItsPosition) {
+  auto misspelt = gemma3_config_from_yaml("preset: gemma3-270m\nhiden: 12\n", "exp.yaml");
+  ASSERT_FALSE(misspelt.ok());
+  EXPECT_THAT(misspelt.error().message,
+              ::testing::StartsWith("exp.yaml:2:1: unknown key 'model.hiden' (did you mean 'hidden'?)"));
+  auto wrong_type = gemma3_config_from_yaml("preset: gemma3-270m\nlayers: many\n", "exp.yaml");
+  ASSERT_FALSE(wrong_type.ok());
+  EXPECT_EQ(wrong_type.error().message, "exp.yaml:2:9: model.layers: expected an integer, got 'many'");
+  auto bad_preset = gemma3_config_from_yaml("preset: gemma3-2b\n", "exp.yaml");
+  ASSERT_FALSE(bad_preset.ok());
+  EXPECT_THAT(bad_preset.error().message, ::testing::HasSubstr("exp.yaml:1:9: model.preset: unknown model preset"));
+  auto invalid = gemma3_config_from_yaml("preset: gemma3-270m\nkv_heads: 3\n", "exp.yaml");
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_THAT(invalid.error().message, ::testing::HasSubstr("model.heads (4) must be a multiple of model.kv_heads (3)"));
+}
+
 TEST(Gemma3Graph, The270mModuleBuildsAndVerifies) {
   std::unique_ptr<Module> m = build_gemma3(*gemma3_preset("gemma3-270m"));
   Status s = verify_module(*m);
