@@ -27,7 +27,7 @@ std::optional<int64_t> num_elements(const Shape& s) {
   int64_t n = 1;
   for (const Dim& d : s) {
     if (d.is_symbolic()) return std::nullopt;
-    n *= d.value;
+    if (__builtin_mul_overflow(n, d.value, &n)) throw GraphcError("shape " + shape_str(s) + " has too many elements");
   }
   return n;
 }

@@ -62,13 +62,13 @@ class Verifier {
         const char* want = in_region ? "yield" : "return";
         if (op.name() != want)
           return fail(op, fmt::format("{} ends a {}; expected {}", op.name(), in_region ? "region" : "function", want));
-        if (!in_region) {
-          Status s = check_return(op);
-          if (!s.ok()) return s;
-        }
       }
       Status s = verify_op(op);
       if (!s.ok()) return s;
+      if (last && !in_region) {
+        s = check_return(op);  // after verify_op has checked the operands are in scope
+        if (!s.ok()) return s;
+      }
       for (const auto& r : op.results()) {
         visible_.insert(r.get());
         added.push_back(r.get());
