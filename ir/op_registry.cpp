@@ -24,6 +24,7 @@ const OpRegistry& OpRegistry::instance() {
     register_generator_ops(r);
     register_control_flow_ops(r);
     register_global_ops(r);
+    register_fused_ops(r);
     return r;
   }();
   return registry;

@@ -14,6 +14,7 @@ const ReferenceKernels& ReferenceKernels::instance() {
     register_generator_kernels(k);
     register_control_flow_kernels(k);
     register_global_kernels(k);
+    register_fused_kernels(k);
     return k;
   }();
   return kernels;

@@ -66,6 +66,7 @@ void register_linalg_kernels(ReferenceKernels& k);
 void register_generator_kernels(ReferenceKernels& k);
 void register_control_flow_kernels(ReferenceKernels& k);
 void register_global_kernels(ReferenceKernels& k);
+void register_fused_kernels(ReferenceKernels& k);
 
 // Shared helpers for kernels.
 // Index of the element of `in` (of shape in_shape) that broadcasts to the

@@ -1,0 +1,391 @@
+// The fusion passes: each one's before/after in the text form, the reasons
+// it gives when it does not fire, bit-identical results against the unfused
+// program on the reference interpreter (a tiny Gemma-3, prefill and
+// decode_step), and one fused op per site on gemma3-270m's decode_step.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "backends/reference/interpreter.h"
+#include "graphs/gemma3.h"
+#include "graphs/layers.h"
+#include "graphs/transformer_block.h"
+#include "ir/builder.h"
+#include "ir/parser.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+#include "passes/pass_registry.h"
+
+namespace graphc {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Runs the named passes in order, verifying after each; returns their stats.
+PassStats run_passes(Module& m, const std::vector<std::string>& names) {
+  PassStats stats;
+  for (const std::string& name : names) {
+    if (name == "dce" && !is_registered_pass(name)) continue;
+    Expected<std::unique_ptr<Pass>> pass = create_pass(name);
+    if (!pass.ok()) throw GraphcError(pass.error().message);
+    Expected<bool> changed = (*pass)->run(m, stats);
+    if (!changed.ok()) throw GraphcError(name + ": " + changed.error().message);
+    Status s = verify_module(m);
+    if (!s.ok()) throw GraphcError("after " + name + ": " + s.error().message + "\n" + print_module(m));
+  }
+  return stats;
+}
+
+const std::vector<std::string> kAllFusions = {"fuse-rmsnorm", "fuse-rope", "fuse-attention", "fuse-geglu",
+                                              "fuse-elementwise", "dce"};
+
+std::map<std::string, int> op_counts(const Module& m, const std::string& function) {
+  std::map<std::string, int> n;
+  walk(m.function(function)->body(), [&](Op* op) { ++n[op->name()]; });
+  return n;
+}
+
+std::unique_ptr<Module> parse_ok(const std::string& text) {
+  Expected<std::unique_ptr<Module>> m = parse_module(text, "test.graph");
+  if (!m.ok()) throw GraphcError(m.error().message);
+  Status s = verify_module(**m);
+  if (!s.ok()) throw GraphcError(s.error().message);
+  return std::move(*m);
+}
+
+// Text in, one pass, text out.
+std::string after(const std::string& pass, const std::string& text, PassStats* stats = nullptr) {
+  std::unique_ptr<Module> m = parse_ok(text);
+  PassStats s = run_passes(*m, {pass});
+  if (stats) *stats = s;
+  return print_module(*m);
+}
+
+bool any_remark(const PassStats& s, const std::string& needle) {
+  for (const std::string& r : s.remarks)
+    if (r.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+std::string remarks(const PassStats& s) {
+  std::string out;
+  for (const std::string& r : s.remarks) out += r + "\n";
+  return out;
+}
+
+// ---- fuse-rmsnorm ------------------------------------------------------------
+
+// graphs/layers.cpp rms_norm, as the builder writes it.
+std::unique_ptr<Module> rms_norm_module(double eps = 1e-6) {
+  auto m = std::make_unique<Module>("norm");
+  m->add_global(GlobalKind::Weight, "w", f32({8}));
+  Builder b = Builder::function(*m, "f");
+  Val x = b.param(f32({sym("seq"), 8}), "x");
+  b.ret({rms_norm(b, x, b.weight("w"), eps)});
+  return m;
+}
+
+const char* const kRmsNormText = R"(module @norm
+
+weight @w : f32[8]
+
+func @f(%x: f32[seq,8]) -> (f32[seq,8]) {
+  %0 = weight {name = @w} : f32[8]
+  %1 = mul %x, %x : f32[seq,8]
+  %2 = reduce %1 {axes = [-1], keepdims = true, kind = "mean"} : f32[seq,1]
+  %3 = constant {dtype = f32, shape = [], value = 1e-06} : f32[]
+  %4 = add %2, %3 : f32[seq,1]
+  %5 = rsqrt %4 : f32[seq,1]
+  %6 = mul %x, %5 : f32[seq,8]
+  %7 = constant {dtype = f32, shape = [], value = 1.0} : f32[]
+  %8 = add %7, %0 : f32[8]
+  %9 = mul %6, %8 : f32[seq,8]
+  return %9
+}
+)";
+
+TEST(FuseRmsNorm, TheLayersPatternBecomesOneOp) {
+  std::unique_ptr<Module> m = rms_norm_module();
+  run_passes(*m, {"fuse-rmsnorm"});
+  EXPECT_EQ(op_counts(*m, "f"), (std::map<std::string, int>{{"weight", 1}, {"rms_norm", 1}, {"return", 1}}))
+      << print_module(*m);
+}
+
+TEST(FuseRmsNorm, BecomesOneOpWithEps) {
+  PassStats stats;
+  EXPECT_EQ(after("fuse-rmsnorm", kRmsNormText, &stats),
+            R"(module @norm
+
+weight @w : f32[8]
+
+func @f(%x: f32[seq,8]) -> (f32[seq,8]) {
+  %0 = weight {name = @w} : f32[8]
+  %1 = rms_norm %x, %0 {eps = 1e-06} : f32[seq,8]
+  return %1
+}
+)");
+  EXPECT_EQ(stats.counters["fused"], 1);
+  EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
+}
+
+TEST(FuseRmsNorm, OperandOrderOfTheProductsDoesNotMatter) {
+  std::string text = kRmsNormText;
+  for (auto [from, to] : {std::pair<std::string, std::string>{"mul %x, %5", "mul %5, %x"},
+                          {"add %2, %3", "add %3, %2"},
+                          {"add %7, %0", "add %0, %7"},
+                          {"mul %6, %8", "mul %8, %6"}})
+    text.replace(text.find(from), from.size(), to);
+  std::unique_ptr<Module> m = parse_ok(text);
+  run_passes(*m, {"fuse-rmsnorm"});
+  EXPECT_EQ(op_counts(*m, "f")["rms_norm"], 1) << print_module(*m);
+}
+
+TEST(FuseRmsNorm, RefusesAMeanOverTheFirstAxisAndSaysWhy) {
+  std::string text = kRmsNormText;
+  text.replace(text.find("axes = [-1]"), 11, "axes = [0]");
+  text.replace(text.find("f32[seq,1]"), 10, "f32[1,8]");
+  text.replace(text.find("add %2, %3 : f32[seq,1]"), 23, "add %2, %3 : f32[1,8]");
+  text.replace(text.find("rsqrt %4 : f32[seq,1]"), 21, "rsqrt %4 : f32[1,8]");
+  PassStats stats;
+  std::string out = after("fuse-rmsnorm", text, &stats);
+  EXPECT_THAT(out, Not(HasSubstr("rms_norm")));
+  EXPECT_EQ(stats.counters["fused"], 0);
+  ASSERT_EQ(stats.remarks.size(), 1u);
+  EXPECT_EQ(stats.remarks[0], "fuse-rmsnorm: %2 in @f not fused: mean is over axis 0, not the last axis");
+}
+
+TEST(FuseRmsNorm, RefusesAPlainGainW) {
+  std::string text = kRmsNormText;
+  text.replace(text.find("mul %6, %8"), 10, "mul %6, %0");
+  PassStats stats;
+  std::string out = after("fuse-rmsnorm", text, &stats);
+  EXPECT_THAT(out, Not(HasSubstr("rms_norm")));
+  EXPECT_TRUE(any_remark(stats, "not fused: the gain is not (1 + w)")) << remarks(stats);
+}
+
+TEST(FuseRmsNorm, RefusesWhenAnIntermediateIsUsedElsewhere) {
+  std::string text = kRmsNormText;
+  text.replace(text.find("-> (f32[seq,8])"), 15, "-> (f32[seq,8], f32[seq,1])");
+  text.replace(text.find("return %9"), 9, "return %9, %5");
+  PassStats stats;
+  std::string out = after("fuse-rmsnorm", text, &stats);
+  EXPECT_THAT(out, Not(HasSubstr("rms_norm")));
+  EXPECT_TRUE(any_remark(stats, "%2 in @f not fused: %5 (rsqrt) is also used outside the pattern")) << remarks(stats);
+}
+
+TEST(FuseRmsNorm, KeepsTheExactEpsAndGivesTheSameBits) {
+  std::unique_ptr<Module> unfused = rms_norm_module(3e-5);
+  std::unique_ptr<Module> fused = rms_norm_module(3e-5);
+  run_passes(*fused, {"fuse-rmsnorm"});
+  std::vector<float> xs, ws;
+  for (int i = 0; i < 24; ++i) xs.push_back(std::sin(0.7f * i) * (i % 5 == 0 ? 40.f : 1.f));
+  for (int i = 0; i < 8; ++i) ws.push_back(0.1f * i - 0.3f);
+  HostTensor x = HostTensor::from_floats(DType::f32, {3, 8}, xs);
+  std::vector<float> results[2];
+  for (int k = 0; k < 2; ++k) {
+    ReferenceInterpreter interp(k ? *fused : *unfused);
+    interp.set_weight("w", HostTensor::from_floats(DType::f32, {8}, ws));
+    auto out = interp.run("f", {x});
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    results[k] = (*out)[0].floats();
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
+// ---- fuse-geglu --------------------------------------------------------------
+
+std::unique_ptr<Module> geglu_module() {
+  auto m = std::make_unique<Module>("mlp");
+  m->add_global(GlobalKind::Weight, "gate", f32({6, 4}));
+  m->add_global(GlobalKind::Weight, "up", f32({6, 4}));
+  m->add_global(GlobalKind::Weight, "down", f32({4, 6}));
+  Builder b = Builder::function(*m, "f");
+  Val h = b.param(f32({sym("seq"), 4}), "h");
+  Val w_gate = b.weight("gate"), w_up = b.weight("up"), w_down = b.weight("down");
+  Val gate = gelu_tanh(b, b.matmul(h, w_gate, false, true));
+  Val up = b.matmul(h, w_up, false, true);
+  b.ret({b.matmul(gate * up, w_down, false, true)});
+  return m;
+}
+
+TEST(FuseGeglu, GateUpAndGeluBecomeOneOpAndTheDownProjectionStays) {
+  std::unique_ptr<Module> m = geglu_module();
+  const std::string before = print_module(*m);
+  EXPECT_THAT(before, HasSubstr("tanh"));
+  PassStats stats;
+  std::string out = after("fuse-geglu", before, &stats);
+  EXPECT_EQ(out, R"(module @mlp
+
+weight @gate : f32[6,4]
+weight @up : f32[6,4]
+weight @down : f32[4,6]
+
+func @f(%h: f32[seq,4]) -> (f32[seq,4]) {
+  %0 = weight {name = @gate} : f32[6,4]
+  %1 = weight {name = @up} : f32[6,4]
+  %2 = weight {name = @down} : f32[4,6]
+  %3 = geglu %h, %0, %1 : f32[seq,6]
+  %4 = matmul %3, %2 {transpose_b = true} : f32[seq,4]
+  return %4
+}
+)");
+  EXPECT_EQ(stats.counters["fused"], 1);
+  EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
+}
+
+TEST(FuseGeglu, GivesTheSameBits) {
+  std::unique_ptr<Module> unfused = geglu_module();
+  std::unique_ptr<Module> fused = geglu_module();
+  run_passes(*fused, {"fuse-geglu"});
+  ASSERT_EQ(op_counts(*fused, "f")["geglu"], 1);
+  std::vector<float> hs;
+  for (int i = 0; i < 20; ++i) hs.push_back(std::cos(1.3f * i) * 3.f);
+  std::vector<float> results[2];
+  for (int k = 0; k < 2; ++k) {
+    const Module& m = k ? *fused : *unfused;
+    ReferenceInterpreter interp(m);
+    for (auto& [name, t] : demo_weights(m, 3)) interp.set_weight(name, std::move(t));
+    auto out = interp.run("f", {HostTensor::from_floats(DType::f32, {5, 4}, hs)});
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    results[k] = (*out)[0].floats();
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
+TEST(FuseGeglu, RefusesAWrongGeluConstantAndSaysWhich) {
+  std::string text = print_module(*geglu_module());
+  const std::string c = "value = 0.044715}";
+  ASSERT_NE(text.find(c), std::string::npos) << text;
+  text.replace(text.find(c), c.size(), "value = 0.04}");
+  PassStats stats;
+  std::string out = after("fuse-geglu", text, &stats);
+  EXPECT_THAT(out, Not(HasSubstr("geglu")));
+  EXPECT_TRUE(any_remark(stats, "gelu_tanh has the constant 0.04 where 0.044715 is expected")) << remarks(stats);
+}
+
+TEST(FuseGeglu, RefusesWhenUpIsAProjectionOfAnotherInput) {
+  auto m = std::make_unique<Module>("mlp");
+  m->add_global(GlobalKind::Weight, "gate", f32({6, 4}));
+  m->add_global(GlobalKind::Weight, "up", f32({6, 4}));
+  Builder b = Builder::function(*m, "f");
+  Val h = b.param(f32({sym("seq"), 4}), "h");
+  Val h2 = b.param(f32({sym("seq"), 4}), "h2");
+  Val gate = gelu_tanh(b, b.matmul(h, b.weight("gate"), false, true));
+  b.ret({gate * b.matmul(h2, b.weight("up"), false, true)});
+  PassStats stats = run_passes(*m, {"fuse-geglu"});
+  EXPECT_EQ(op_counts(*m, "f")["geglu"], 0);
+  EXPECT_TRUE(any_remark(stats, "does not multiply a matmul h w_up^T of the same h")) << remarks(stats);
+}
+
+// ---- The tiny Gemma-3: fused and unfused give the same bits -----------------------
+
+// As tests/graphs/test_gemma3_graph.cpp: two layers, layer 0 slides over a
+// window of 4, layer 1 is global; two query heads share one KV head.
+Gemma3Config tiny_config() {
+  Gemma3Config c;
+  c.name = "tiny";
+  c.vocab = 48;
+  c.hidden = 16;
+  c.intermediate = 24;
+  c.layers = 2;
+  c.heads = 2;
+  c.kv_heads = 1;
+  c.head_dim = 8;
+  c.query_pre_attn_scalar = 8;
+  c.sliding_window = 4;
+  c.global_every = 2;
+  c.max_position = 64;
+  c.max_context = 16;
+  return c;
+}
+
+HostTensor tokens(const std::vector<int64_t>& ids) {
+  return HostTensor::from_ints(DType::i32, {static_cast<int64_t>(ids.size())}, ids);
+}
+
+// Runs a prompt through prefill, then decodes the rest one token at a time
+// (wrapping the ring of the sliding layer); returns every output and the
+// final KV caches, concatenated.
+std::vector<float> run_tiny(const Module& m) {
+  ReferenceInterpreter interp(m);
+  for (auto& [name, t] : demo_weights(m, 7)) interp.set_weight(name, std::move(t));
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 11; ++i) ids.push_back((i * 7 + 3) % 48);
+  const size_t prompt = 5;
+  std::vector<float> all;
+  auto append = [&](const HostTensor& t) { all.insert(all.end(), t.floats().begin(), t.floats().end()); };
+  auto pre = interp.run("prefill", {tokens(std::vector<int64_t>(ids.begin(), ids.begin() + prompt))});
+  if (!pre.ok()) throw GraphcError(pre.error().message);
+  append((*pre)[0]);
+  for (size_t p = prompt; p < ids.size(); ++p) {
+    auto out = interp.run("decode_step", {HostTensor::scalar(DType::i32, double(ids[p])),
+                                          HostTensor::scalar(DType::i32, double(p))});
+    if (!out.ok()) throw GraphcError(out.error().message);
+    append((*out)[0]);
+  }
+  for (int64_t i = 0; i < 2; ++i) {
+    append(interp.state(gemma3_k_cache(i)));
+    append(interp.state(gemma3_v_cache(i)));
+  }
+  return all;
+}
+
+class TinyGemmaFusion : public ::testing::TestWithParam<std::vector<std::string>> {};
+
+TEST_P(TinyGemmaFusion, PrefillAndDecodeGiveTheSameBitsAsUnfused) {
+  std::unique_ptr<Module> unfused = build_gemma3(tiny_config());
+  std::unique_ptr<Module> fused = build_gemma3(tiny_config());
+  PassStats stats = run_passes(*fused, GetParam());
+  EXPECT_GT(stats.counters["fused"], 0);
+  const std::vector<float> want = run_tiny(*unfused);
+  const std::vector<float> got = run_tiny(*fused);
+  ASSERT_EQ(want.size(), got.size());
+  int64_t differing = 0;
+  for (size_t i = 0; i < want.size(); ++i) differing += want[i] != got[i];
+  EXPECT_EQ(differing, 0) << "of " << want.size() << " values";
+}
+
+INSTANTIATE_TEST_SUITE_P(EachFusion, TinyGemmaFusion,
+                         ::testing::Values(std::vector<std::string>{"fuse-rmsnorm"},
+                                           std::vector<std::string>{"fuse-geglu"}),
+                         [](const auto& info) {
+                           std::string n;
+                           for (const std::string& p : info.param)
+                             for (char c : p) n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
+
+TEST(TinyGemmaFusion, RmsNormAndGegluFireAtEverySiteWithoutRemarks) {
+  std::unique_ptr<Module> m = build_gemma3(tiny_config());
+  PassStats stats = run_passes(*m, {"fuse-rmsnorm", "fuse-geglu"});
+  EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
+  for (const char* fn : {"prefill", "decode_step"}) {
+    std::map<std::string, int> n = op_counts(*m, fn);
+    EXPECT_EQ(n["rms_norm"], 6 * 2 + 1) << fn;
+    EXPECT_EQ(n["geglu"], 2) << fn;
+    EXPECT_EQ(n["tanh"], 0) << fn;
+    EXPECT_EQ(n["rsqrt"], 0) << fn;
+  }
+}
+
+// ---- gemma3-270m: one fused op per site ---------------------------------------
+
+TEST(Gemma3Model270M, DecodeStepHasOneFusedOpPerSite) {
+  auto config = gemma3_preset("gemma3-270m");
+  ASSERT_TRUE(config.ok());
+  std::unique_ptr<Module> m = build_gemma3(*config);
+  PassStats stats = run_passes(*m, {"fuse-rmsnorm", "fuse-geglu", "dce"});
+  EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
+  std::map<std::string, int> n = op_counts(*m, "decode_step");
+  // Per layer: attention, post-attention, pre-FFN, post-FFN, q and k norms; plus the final norm.
+  EXPECT_EQ(n["rms_norm"], 6 * 18 + 1);
+  EXPECT_EQ(n["geglu"], 18);
+  EXPECT_EQ(n["rsqrt"], 0);
+  EXPECT_EQ(n["tanh"], 0);
+}
+
+}  // namespace
+}  // namespace graphc
