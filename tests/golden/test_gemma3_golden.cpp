@@ -152,7 +152,9 @@ TEST_P(Gemma3Golden, MatchesTransformers) {
       EXPECT_NEAR(row.at(top_ids[k]), top_logits[k], kTolerance) << "position " << pos << " id " << top_ids[k];
     }
     EXPECT_NEAR(row.logsumexp(), p.at("logsumexp").at(pos).get<double>(), kTolerance) << "position " << pos;
-    if (top_logits[0] - top_logits[1] > 2 * kTolerance) EXPECT_EQ(row.argmax(), top_ids[0]) << "position " << pos;
+    if (top_logits[0] - top_logits[1] > 2 * kTolerance) {
+      EXPECT_EQ(row.argmax(), top_ids[0]) << "position " << pos;
+    }
   }
 
   // Greedy continuation through decode_step.
