@@ -18,7 +18,10 @@ namespace graphc {
   PASS("specialize-shapes", create_specialize_shapes)      \
   /* fusion */                                             \
   PASS("fuse-rmsnorm", create_fuse_rmsnorm)                \
+  PASS("fuse-rope", create_fuse_rope)                      \
+  PASS("fuse-attention", create_fuse_attention)            \
   PASS("fuse-geglu", create_fuse_geglu)                    \
+  PASS("fuse-elementwise", create_fuse_elementwise)        \
   /* end of the list */
 
 #define GRAPHC_DECLARE_PASS(name, factory) std::unique_ptr<Pass> factory(const PassOptions&);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "backends/reference/interpreter.h"
@@ -280,6 +281,252 @@ TEST(FuseGeglu, RefusesWhenUpIsAProjectionOfAnotherInput) {
   EXPECT_TRUE(any_remark(stats, "does not multiply a matmul h w_up^T of the same h")) << remarks(stats);
 }
 
+// ---- fuse-rope ---------------------------------------------------------------
+
+// Runs f of `m` on the same arguments with and without `passes`; the outputs
+// must be the same bits.
+void expect_same_bits(const std::function<std::unique_ptr<Module>()>& make, const std::vector<std::string>& passes,
+                      const std::vector<HostTensor>& args) {
+  std::unique_ptr<Module> unfused = make();
+  std::unique_ptr<Module> fused = make();
+  run_passes(*fused, passes);
+  std::vector<HostTensor> results[2];
+  for (int k = 0; k < 2; ++k) {
+    const Module& m = k ? *fused : *unfused;
+    ReferenceInterpreter interp(m);
+    for (auto& [name, t] : demo_weights(m, 11)) interp.set_weight(name, std::move(t));
+    auto out = interp.run("f", args);
+    ASSERT_TRUE(out.ok()) << out.error().message << "\n" << print_module(m);
+    results[k] = std::move(*out);
+  }
+  ASSERT_EQ(results[0].size(), results[1].size());
+  for (size_t i = 0; i < results[0].size(); ++i) {
+    EXPECT_EQ(results[0][i].type(), results[1][i].type());
+    EXPECT_EQ(results[0][i].floats(), results[1][i].floats()) << "result " << i;
+    EXPECT_EQ(results[0][i].ints(), results[1][i].ints()) << "result " << i;
+  }
+}
+
+HostTensor wavy(std::vector<int64_t> shape, float scale = 1.f, float phase = 0.f) {
+  std::vector<float> v(product(shape));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = scale * std::sin(0.37f * float(i) + phase) + 0.01f * float(i % 7);
+  return HostTensor::from_floats(DType::f32, std::move(shape), std::move(v));
+}
+
+// x [seq, 2, 8] rotated by the tables of graphs/layers.h for positions 0..seq-1.
+std::unique_ptr<Module> rope_module() {
+  auto m = std::make_unique<Module>("rope");
+  Builder b = Builder::function(*m, "f");
+  Val x = b.param(f32({sym("seq"), 2, 8}), "x");
+  auto [cos, sin] = rope_tables(b, b.iota({sym("seq")}, 0, DType::i32), 8, 10000.0, 1.0);
+  b.ret({apply_rope(b, x, cos, sin)});
+  return m;
+}
+
+TEST(FuseRope, SlicesProductsAndConcatBecomeOneOp) {
+  std::unique_ptr<Module> m = rope_module();
+  PassStats stats = run_passes(*m, {"fuse-rope"});
+  EXPECT_EQ(stats.counters["fused"], 1);
+  EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
+  std::map<std::string, int> n = op_counts(*m, "f");
+  EXPECT_EQ(n["rope"], 1);
+  for (const char* gone : {"slice", "concat", "sub", "add"}) EXPECT_EQ(n[gone], 0) << gone;
+  // The tables stay: cos and sin of positions times frequencies.
+  EXPECT_EQ(n["mul"], 1);
+  EXPECT_EQ(n["cos"], 1);
+  EXPECT_EQ(n["sin"], 1);
+  EXPECT_THAT(print_module(*m), HasSubstr("= rope %x, "));
+}
+
+TEST(FuseRope, GivesTheSameBits) { expect_same_bits(rope_module, {"fuse-rope"}, {wavy({5, 2, 8}, 3.f)}); }
+
+TEST(FuseRope, RefusesAWrongPairingAndSaysWhy) {
+  auto m = std::make_unique<Module>("rope");
+  Builder b = Builder::function(*m, "f");
+  Val x = b.param(f32({3, 2, 8}), "x");
+  Val cos = b.param(f32({3, 1, 4}), "cos");
+  Val sin = b.param(f32({3, 1, 4}), "sin");
+  Val x1 = b.slice(x, {0, 0, 0}, {3, 2, 4});
+  Val x2 = b.slice(x, {0, 0, 4}, {3, 2, 8});
+  b.ret({b.concat({x1 * cos - x2 * sin, x1 * cos + x2 * sin}, 2)});  // the second half is wrong
+  PassStats stats = run_passes(*m, {"fuse-rope"});
+  EXPECT_EQ(op_counts(*m, "f")["rope"], 0);
+  EXPECT_TRUE(any_remark(stats, "not fused: the products do not pair x1 and x2")) << remarks(stats);
+}
+
+TEST(FuseRope, RefusesWhenAHalfIsUsedElsewhere) {
+  auto m = std::make_unique<Module>("rope");
+  Builder b = Builder::function(*m, "f");
+  Val x = b.param(f32({3, 2, 8}), "x");
+  Val cos = b.param(f32({3, 1, 4}), "cos");
+  Val sin = b.param(f32({3, 1, 4}), "sin");
+  Val x1 = b.slice(x, {0, 0, 0}, {3, 2, 4});
+  Val x2 = b.slice(x, {0, 0, 4}, {3, 2, 8});
+  b.ret({b.concat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, 2), x1});
+  PassStats stats = run_passes(*m, {"fuse-rope"});
+  EXPECT_EQ(op_counts(*m, "f")["rope"], 0);
+  EXPECT_TRUE(any_remark(stats, "(slice) is also used outside the pattern")) << remarks(stats);
+}
+
+// ---- fuse-attention ----------------------------------------------------------
+
+// graphs/gemma3.cpp attention(): 4 query heads over 2 KV heads, a causal mask.
+// With `flatten`, the result is reshaped back to [H, n, hd] as there.
+std::unique_ptr<Module> gqa_module(bool flatten = true) {
+  auto m = std::make_unique<Module>("attn");
+  Builder b = Builder::function(*m, "f");
+  const Dim n = sym("seq");
+  Val q = b.param(f32({4, n, 8}), "q");
+  Val k = b.param(f32({2, n, 8}), "k");
+  Val v = b.param(f32({2, n, 8}), "v");
+  Val mask = b.compare(b.iota({n, n}, 1), "le", b.iota({n, n}, 0));
+  Val qg = b.reshape(q, {2, 2, n, 8});
+  Val kg = b.reshape(k, {2, 1, n, 8});
+  Val vg = b.reshape(v, {2, 1, n, 8});
+  Val scores = b.matmul(qg, kg, false, true) * b.scalar(1.0 / std::sqrt(8.0));
+  Val probs = b.softmax(b.select(mask, scores, b.scalar(-1e30)), -1);
+  Val mixed = b.matmul(probs, vg);
+  b.ret({flatten ? b.reshape(mixed, {4, n, 8}) : mixed});
+  return m;
+}
+
+TEST(FuseAttention, GroupedQueryAttentionBecomesOneOp) {
+  std::unique_ptr<Module> m = gqa_module();
+  PassStats stats = run_passes(*m, {"fuse-attention"});
+  EXPECT_EQ(stats.counters["fused"], 1);
+  EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
+  std::map<std::string, int> n = op_counts(*m, "f");
+  EXPECT_EQ(n["attention"], 1);
+  for (const char* gone : {"reshape", "matmul", "softmax", "select", "mul", "constant"}) EXPECT_EQ(n[gone], 0) << gone;
+  EXPECT_THAT(print_module(*m), HasSubstr("attention %q, %k, %v, %2 {mask_value = -1e+30, scale = 0.35355339059327373}"));
+}
+
+TEST(FuseAttention, GivesTheSameBits) {
+  const std::vector<HostTensor> args{wavy({4, 5, 8}, 2.f), wavy({2, 5, 8}, 2.f, 1.f), wavy({2, 5, 8}, 1.f, 2.f)};
+  expect_same_bits([] { return gqa_module(true); }, {"fuse-attention"}, args);
+  // Without the final reshape the grouped [K, G, n, hd] result is rebuilt.
+  expect_same_bits([] { return gqa_module(false); }, {"fuse-attention"}, args);
+  std::unique_ptr<Module> m = gqa_module(false);
+  run_passes(*m, {"fuse-attention"});
+  EXPECT_EQ(op_counts(*m, "f")["attention"], 1);
+  EXPECT_EQ(op_counts(*m, "f")["reshape"], 1);
+}
+
+TEST(FuseAttention, MultiHeadAttentionOfTheDemoBlockFusesAndGivesTheSameBits) {
+  std::unique_ptr<Module> m = build_transformer_block();
+  run_passes(*m, {"fuse-attention"});
+  EXPECT_EQ(op_counts(*m, "forward")["attention"], 1);
+  EXPECT_EQ(op_counts(*m, "forward")["softmax"], 0);
+  std::unique_ptr<Module> unfused = build_transformer_block();
+  std::unique_ptr<Module> fused = build_transformer_block();
+  run_passes(*fused, kAllFusions);
+  std::vector<float> out[2];
+  for (int k = 0; k < 2; ++k) {
+    const Module& mod = k ? *fused : *unfused;
+    ReferenceInterpreter interp(mod);
+    for (auto& [name, t] : demo_weights(mod, 5)) interp.set_weight(name, std::move(t));
+    auto r = interp.run("forward", {wavy({6, 16})});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    out[k] = (*r)[0].floats();
+  }
+  EXPECT_EQ(out[0], out[1]);
+}
+
+TEST(FuseAttention, RefusesASoftmaxOverTheWrongAxis) {
+  std::string text = print_module(*gqa_module());
+  const size_t at = text.find("axis = -1", text.find("= softmax "));
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 9, "axis = 2");
+  PassStats stats;
+  std::string out = after("fuse-attention", text, &stats);
+  EXPECT_THAT(out, Not(HasSubstr("attention")));
+  EXPECT_TRUE(any_remark(stats, "in @f not fused: softmax is over axis 2, not the last axis")) << remarks(stats);
+}
+
+TEST(FuseAttention, RefusesAPerHeadMask) {
+  auto m = std::make_unique<Module>("attn");
+  Builder b = Builder::function(*m, "f");
+  Val q = b.param(f32({2, 3, 8}), "q");
+  Val k = b.param(f32({2, 3, 8}), "k");
+  Val v = b.param(f32({2, 3, 8}), "v");
+  Val mask = b.param(boolean({2, 3, 3}), "mask");
+  Val scores = b.matmul(q, k, false, true) * b.scalar(0.5);
+  b.ret({b.matmul(b.softmax(b.select(mask, scores, b.scalar(-1e30)), -1), v)});
+  PassStats stats = run_passes(*m, {"fuse-attention"});
+  EXPECT_EQ(op_counts(*m, "f")["attention"], 0);
+  EXPECT_TRUE(any_remark(stats, "the mask bool[2,3,3] is not one bool [n, t] mask shared by all heads"))
+      << remarks(stats);
+}
+
+// ---- fuse-elementwise --------------------------------------------------------
+
+const char* const kChainText = R"(module @chain
+
+func @f(%a: f32[2,3], %b: f32[3]) -> (f32[2,3]) {
+  %0 = mul %a, %b : f32[2,3]
+  %1 = add %0, %b : f32[2,3]
+  %2 = constant {dtype = f32, shape = [], value = 0.5} : f32[]
+  %3 = mul %1, %2 : f32[2,3]
+  %4 = tanh %3 : f32[2,3]
+  return %4
+}
+)";
+
+TEST(FuseElementwise, AChainBecomesOneOpWithTheExpressionAsItsRegion) {
+  PassStats stats;
+  EXPECT_EQ(after("fuse-elementwise", kChainText, &stats), R"(module @chain
+
+func @f(%a: f32[2,3], %b: f32[3]) -> (f32[2,3]) {
+  %0 = fused_elementwise %a, %b : f32[2,3] {
+  ^(%1: f32[], %2: f32[]):
+    %3 = mul %1, %2 : f32[]
+    %4 = add %3, %2 : f32[]
+    %5 = constant {dtype = f32, shape = [], value = 0.5} : f32[]
+    %6 = mul %4, %5 : f32[]
+    %7 = tanh %6 : f32[]
+    yield %7
+  }
+  return %0
+}
+)");
+  EXPECT_EQ(stats.counters["fused"], 1);
+  EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
+}
+
+TEST(FuseElementwise, GivesTheSameBitsWithBroadcastingIntegersAndSelect) {
+  auto make = [] {
+    auto m = std::make_unique<Module>("mix");
+    Builder b = Builder::function(*m, "f");
+    Val x = b.param(f32({4, 5}), "x");
+    Val y = b.param(f32({5}), "y");
+    Val i = b.iota({4, 1}, 0, DType::i32);
+    Val fi = b.cast(i * b.scalar(3, DType::i32) - b.scalar(2, DType::i32), DType::f32);
+    Val big = b.compare(x * fi, "gt", y);
+    b.ret({b.select(big, b.exp(x) / (y + b.scalar(2.0)), b.neg(x) * b.scalar(0.25))});
+    return m;
+  };
+  std::unique_ptr<Module> m = make();
+  run_passes(*m, {"fuse-elementwise"});
+  std::map<std::string, int> top;  // the function's own ops, not the region's
+  for (const auto& op : m->function("f")->body()->ops()) ++top[op->name()];
+  EXPECT_EQ(top, (std::map<std::string, int>{{"iota", 1}, {"fused_elementwise", 1}, {"return", 1}}))
+      << print_module(*m);
+  expect_same_bits(make, {"fuse-elementwise"}, {wavy({4, 5}, 2.f), wavy({5}, 1.f, 0.5f)});
+}
+
+TEST(FuseElementwise, AValueUsedOutsideTheChainStaysAndTheRemarkSaysSo) {
+  std::string text = kChainText;
+  text.replace(text.find("-> (f32[2,3])"), 13, "-> (f32[2,3], f32[2,3])");
+  text.replace(text.find("return %4"), 9, "return %4, %1");
+  PassStats stats;
+  std::string out = after("fuse-elementwise", text, &stats);
+  // tanh(%1 * 0.5) fuses, and so does %1 = %a * %b + %b on its own.
+  std::unique_ptr<Module> m = parse_ok(out);
+  EXPECT_EQ(op_counts(*m, "f")["fused_elementwise"], 2) << out;
+  EXPECT_TRUE(any_remark(stats, "%1 in @f not fused: it feeds the elementwise chain ending at %4 but is also used elsewhere"))
+      << remarks(stats);
+}
+
 // ---- The tiny Gemma-3: fused and unfused give the same bits -----------------------
 
 // As tests/graphs/test_gemma3_graph.cpp: two layers, layer 0 slides over a
@@ -350,22 +597,30 @@ TEST_P(TinyGemmaFusion, PrefillAndDecodeGiveTheSameBitsAsUnfused) {
 
 INSTANTIATE_TEST_SUITE_P(EachFusion, TinyGemmaFusion,
                          ::testing::Values(std::vector<std::string>{"fuse-rmsnorm"},
-                                           std::vector<std::string>{"fuse-geglu"}),
+                                           std::vector<std::string>{"fuse-rope"},
+                                           std::vector<std::string>{"fuse-attention"},
+                                           std::vector<std::string>{"fuse-geglu"},
+                                           std::vector<std::string>{"fuse-elementwise"}, kAllFusions),
                          [](const auto& info) {
                            std::string n;
-                           for (const std::string& p : info.param)
+                           for (const std::string& p : info.param) {
+                             if (!n.empty()) n += "_then_";
                              for (char c : p) n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           }
                            return n;
                          });
 
-TEST(TinyGemmaFusion, RmsNormAndGegluFireAtEverySiteWithoutRemarks) {
+TEST(TinyGemmaFusion, EveryPatternFusesAtEverySiteWithoutRemarks) {
   std::unique_ptr<Module> m = build_gemma3(tiny_config());
-  PassStats stats = run_passes(*m, {"fuse-rmsnorm", "fuse-geglu"});
+  PassStats stats = run_passes(*m, {"fuse-rmsnorm", "fuse-rope", "fuse-attention", "fuse-geglu"});
   EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
   for (const char* fn : {"prefill", "decode_step"}) {
     std::map<std::string, int> n = op_counts(*m, fn);
     EXPECT_EQ(n["rms_norm"], 6 * 2 + 1) << fn;
     EXPECT_EQ(n["geglu"], 2) << fn;
+    EXPECT_EQ(n["attention"], 2) << fn;
+    EXPECT_EQ(n["rope"], 4) << fn;
+    EXPECT_EQ(n["softmax"], 0) << fn;
     EXPECT_EQ(n["tanh"], 0) << fn;
     EXPECT_EQ(n["rsqrt"], 0) << fn;
   }
@@ -377,14 +632,16 @@ TEST(Gemma3Model270M, DecodeStepHasOneFusedOpPerSite) {
   auto config = gemma3_preset("gemma3-270m");
   ASSERT_TRUE(config.ok());
   std::unique_ptr<Module> m = build_gemma3(*config);
-  PassStats stats = run_passes(*m, {"fuse-rmsnorm", "fuse-geglu", "dce"});
-  EXPECT_TRUE(stats.remarks.empty()) << remarks(stats);
+  PassStats stats = run_passes(*m, kAllFusions);
   std::map<std::string, int> n = op_counts(*m, "decode_step");
   // Per layer: attention, post-attention, pre-FFN, post-FFN, q and k norms; plus the final norm.
   EXPECT_EQ(n["rms_norm"], 6 * 18 + 1);
+  EXPECT_EQ(n["attention"], 18);
   EXPECT_EQ(n["geglu"], 18);
-  EXPECT_EQ(n["rsqrt"], 0);
-  EXPECT_EQ(n["tanh"], 0);
+  EXPECT_EQ(n["rope"], 2 * 18);
+  for (const char* gone : {"rsqrt", "tanh", "softmax", "concat"}) EXPECT_EQ(n[gone], 0) << gone;
+  // Only fuse-elementwise may leave remarks (values shared between chains).
+  for (const std::string& r : stats.remarks) EXPECT_THAT(r, ::testing::StartsWith("fuse-elementwise: ")) << r;
 }
 
 }  // namespace
