@@ -14,7 +14,9 @@
 // Scoping: values defined in a region are not visible outside it, so an op
 // in a region may be replaced by an equivalent op before it in an enclosing
 // block (which dominates it), never the other way round, and never by one in
-// a sibling region.
+// a sibling region. A region that uses nothing from outside stays closed: its
+// ops are merged only with each other (a fused_elementwise body must not
+// capture outer values, and the registry has no flag that says so).
 //
 // Guarantees: every use of a merged result reads a value computed by an
 // identical op that dominates it, so results and state updates are unchanged.
@@ -24,6 +26,7 @@
 // in order: `add %x, %y` and `add %y, %x` are not merged. Two `state_get` of
 // the same global are merged: both read the value at the start of the call.
 #include <unordered_map>
+#include <unordered_set>
 
 #include "passes/pass.h"
 
@@ -75,6 +78,26 @@ std::string key_of(const Op& op) {
   return key;
 }
 
+void collect_defined(const Block& b, std::unordered_set<const Value*>& defined) {
+  for (const auto& a : b.args()) defined.insert(a.get());
+  for (const auto& op : b.ops()) {
+    for (const auto& r : op->results()) defined.insert(r.get());
+    for (const auto& r : op->regions()) collect_defined(*r, defined);
+  }
+}
+
+// Whether no op in the op's regions reads a value defined outside them.
+bool captures_nothing(const Op& op) {
+  std::unordered_set<const Value*> inside;
+  for (const auto& r : op.regions()) collect_defined(*r, inside);
+  bool closed = true;
+  for (const auto& r : op.regions())
+    walk(r.get(), [&](Op* inner) {
+      for (Value* v : inner->operands()) closed &= inside.count(v) != 0;
+    });
+  return closed;
+}
+
 class CommonSubexpressions {
  public:
   int64_t run(Block* body) {
@@ -91,7 +114,14 @@ class CommonSubexpressions {
         auto it = replaced_.find(op->operand(k));
         if (it != replaced_.end()) op->set_operand(k, it->second);
       }
-      for (const auto& r : op->regions()) visit(r.get());
+      if (op->num_regions() > 0 && captures_nothing(*op)) {
+        auto outer = std::move(table_);
+        table_.clear();
+        for (const auto& r : op->regions()) visit(r.get());
+        table_ = std::move(outer);
+      } else {
+        for (const auto& r : op->regions()) visit(r.get());
+      }
       if (op->num_results() == 0 || !is_pure(*op)) {
         ++i;
         continue;

@@ -328,6 +328,50 @@ func @f(%n: i64[], %b: bool[], %x: f32[4]) -> (f32[4], f32[4], f32[4]) {
 )"));
 }
 
+// A region that reads nothing from outside (as a fused_elementwise body must
+// not) is not made to: its ops merge only among themselves.
+TEST(Cse, KeepsClosedRegionsClosed) {
+  const char* input = R"(module @t
+
+func @f(%n: i64[], %x: f32[]) -> (f32[], f32[], f32[]) {
+  %k = constant {dtype = f32, shape = [], value = 2.0} : f32[]
+  %0 = loop %n, %x : f32[] {
+  ^(%i: i64[], %c: f32[]):
+    %k1 = constant {dtype = f32, shape = [], value = 2.0} : f32[]
+    %1 = mul %c, %k1 : f32[]
+    yield %1
+  }
+  %2 = loop %n, %x : f32[] {
+  ^(%j: i64[], %d: f32[]):
+    %k2 = constant {dtype = f32, shape = [], value = 2.0} : f32[]
+    %3 = mul %d, %k2 : f32[]
+    %4 = add %3, %x : f32[]
+    yield %4
+  }
+  return %0, %2, %k
+}
+)";
+  EXPECT_TRUE(ir_matches(run_pipeline_on(input, "cse"), R"(module @t
+
+func @f(%n: i64[], %x: f32[]) -> (f32[], f32[], f32[]) {
+  %k = constant {dtype = f32, shape = [], value = 2.0} : f32[]
+  %0 = loop %n, %x : f32[] {
+  ^(%i: i64[], %c: f32[]):
+    %k1 = constant {dtype = f32, shape = [], value = 2.0} : f32[]
+    %1 = mul %c, %k1 : f32[]
+    yield %1
+  }
+  %2 = loop %n, %x : f32[] {
+  ^(%j: i64[], %d: f32[]):
+    %3 = mul %d, %k : f32[]
+    %4 = add %3, %x : f32[]
+    yield %4
+  }
+  return %0, %2, %k
+}
+)"));
+}
+
 TEST(Cse, MergesOpsWithIdenticalRegions) {
   const char* input = R"(module @t
 
