@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "runtime/yaml_diagnostics.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -105,69 +107,50 @@ const Field kFields[] = {
     {"rms_eps", nullptr, &Gemma3Config::rms_eps},
 };
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string where(const std::string& file, const YAML::Node& n) {
-  return fmt::format("{}:{}:{}", file, n.Mark().line + 1, n.Mark().column + 1);
-}
-
 }  // namespace
 
 Expected<Gemma3Config> gemma3_config_from_yaml(const std::string& yaml_text, const std::string& file) {
-  YAML::Node root;
   try {
-    root = YAML::Load(yaml_text);
+    return gemma3_config_from_yaml(YAML::Load(yaml_text), file);
   } catch (const YAML::Exception& e) {
     return Error{fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg)};
   }
-  if (!root.IsMap()) return Error{fmt::format("{}: model: expected a mapping of keys to values", where(file, root))};
+}
+
+Expected<Gemma3Config> gemma3_config_from_yaml(const YAML::Node& root, const std::string& file,
+                                               const std::vector<std::string>& other_keys) {
+  if (!root.IsMap()) return Error{fmt::format("{}: model: expected a mapping of keys to values", yaml_where(file, root))};
   Gemma3Config c;
   if (const YAML::Node p = root["preset"]) {
-    if (!p.IsScalar()) return Error{fmt::format("{}: model.preset: expected a preset name", where(file, p))};
+    if (!p.IsScalar()) return Error{fmt::format("{}: model.preset: expected a preset name", yaml_where(file, p))};
     Expected<Gemma3Config> preset = gemma3_preset(p.as<std::string>());
-    if (!preset.ok()) return Error{fmt::format("{}: model.preset: {}", where(file, p), preset.error().message)};
+    if (!preset.ok()) return Error{fmt::format("{}: model.preset: {}", yaml_where(file, p), preset.error().message)};
     c = *preset;
   }
+  std::vector<std::string> allowed{"preset"};
+  allowed.insert(allowed.end(), other_keys.begin(), other_keys.end());
+  for (const Field& f : kFields) allowed.push_back(f.key);
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
-    if (key == "preset") continue;
+    if (key == "preset" || std::find(other_keys.begin(), other_keys.end(), key) != other_keys.end()) continue;
     const Field* field = nullptr;
     for (const Field& f : kFields)
       if (key == f.key) field = &f;
-    if (!field) {
-      std::string best = "preset";
-      for (const Field& f : kFields)
-        if (edit_distance(key, f.key) < edit_distance(key, best)) best = f.key;
-      std::string allowed = "preset";
-      for (const Field& f : kFields) allowed += std::string(", ") + f.key;
-      return Error{fmt::format("{}: unknown key 'model.{}'{} (allowed: {})", where(file, kv.first), key,
-                               edit_distance(key, best) <= 2 ? " (did you mean '" + best + "'?)" : "", allowed)};
-    }
+    if (!field)
+      return Error{fmt::format("{}: unknown key 'model.{}'{} (allowed: {})", yaml_where(file, kv.first), key,
+                               did_you_mean(key, allowed), join_keys(allowed))};
     try {
       if (field->integer) c.*(field->integer) = kv.second.as<int64_t>();
       else c.*(field->real) = kv.second.as<double>();
     } catch (const YAML::Exception&) {
-      return Error{fmt::format("{}: model.{}: expected {}, got '{}'", where(file, kv.second), key,
+      return Error{fmt::format("{}: model.{}: expected {}, got '{}'", yaml_where(file, kv.second), key,
                                field->integer ? "an integer" : "a number",
                                kv.second.IsScalar() ? kv.second.as<std::string>() : "a non-scalar")};
     }
   }
   if (!root["preset"]) c.name = "custom";
   Status s = c.validate();
-  if (!s.ok()) return Error{fmt::format("{}: {}", where(file, root), s.error().message)};
+  if (!s.ok()) return Error{fmt::format("{}: {}", yaml_where(file, root), s.error().message)};
   return c;
 }
 

@@ -10,6 +10,10 @@
 
 #include "ir/status.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace graphc {
 
 struct Gemma3Config {
@@ -45,6 +49,9 @@ struct Gemma3Config {
 //   model: {hidden: 16, intermediate: 24, layers: 2, heads: 2, kv_heads: 1, head_dim: 8, vocab: 48}
 // Errors name file:line:column, the key and what is allowed.
 Expected<Gemma3Config> gemma3_config_from_yaml(const std::string& yaml_text, const std::string& file);
+// `other_keys` are keys of the model section read elsewhere (e.g. weights).
+Expected<Gemma3Config> gemma3_config_from_yaml(const YAML::Node& model, const std::string& file,
+                                               const std::vector<std::string>& other_keys = {});
 
 // gemma3-270m, gemma3-1b, gemma3-4b, gemma3-12b, gemma3-27b.
 Expected<Gemma3Config> gemma3_preset(std::string_view name);

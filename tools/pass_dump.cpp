@@ -17,6 +17,7 @@
 #include <map>
 
 #include "graphs/gemma3.h"
+#include "runtime/experiment.h"
 #include "ir/printer.h"
 #include "passes/ir_diff.h"
 #include "passes/pass_manager.h"
@@ -167,7 +168,7 @@ int pass_dump_main(int argc, char** argv) {
   std::string input, preset, passes, after, before, dump_dir;
   DumpOptions dump;
   bool stats = false, no_times = false, only_changed = false, no_verify = false, list = false;
-  app.add_option("input", input, "IR text file (.graph)");
+  app.add_option("input", input, "IR text file (.graph) or experiment (.yaml)");
   app.add_option("--preset", preset, "instead of a file: the Gemma-3 graph of a preset (e.g. gemma3-270m)");
   app.add_option("--passes", passes, "the pipeline, e.g. 'canonicalize,cse,specialize-shapes{seq=8},dce' "
                                      "(default: the default pipeline)");
@@ -193,7 +194,14 @@ int pass_dump_main(int argc, char** argv) {
   if (input.empty() == preset.empty()) throw GraphcError("give an IR file or --preset (one of them)");
 
   std::unique_ptr<Module> module;
-  if (!preset.empty()) {
+  std::string experiment_passes;
+  const bool is_experiment = input.ends_with(".yaml") || input.ends_with(".yml");
+  if (is_experiment) {
+    Expected<Experiment> exp = load_experiment(input);
+    if (!exp.ok()) throw GraphcError(exp.error().message);
+    module = build_gemma3(exp->model);
+    experiment_passes = exp->passes;
+  } else if (!preset.empty()) {
     Expected<Gemma3Config> config = gemma3_preset(preset);
     if (!config.ok()) throw GraphcError(config.error().message);
     module = build_gemma3(*config);
@@ -205,7 +213,10 @@ int pass_dump_main(int argc, char** argv) {
   if (!dump.function.empty() && !module->function(dump.function))
     throw GraphcError(fmt::format("no function @{} in module @{}", dump.function, module->name()));
 
-  Expected<Pipeline> pipeline = parse_pipeline(app.count("--passes") ? passes : default_pipeline());
+  // --passes wins over the experiment's compile.passes; "default" names the default pipeline.
+  std::string pipeline_text = app.count("--passes") ? passes : experiment_passes;
+  if (pipeline_text.empty() || pipeline_text == "default") pipeline_text = default_pipeline();
+  Expected<Pipeline> pipeline = parse_pipeline(pipeline_text);
   if (!pipeline.ok()) throw GraphcError(pipeline.error().message);
   const int n = static_cast<int>(pipeline->entries.size());
   PassManager pm(*pipeline, PassManagerOptions{.verify_each = !no_verify, .dump_dir = dump_dir});
