@@ -33,8 +33,8 @@
 // group that is also used outside it (it stays a separate op, and becomes the
 // root of its own group); a lone elementwise op (nothing to fuse it with); a
 // group that reads no tensor at all (a constant expression, which is
-// fold-constants' business). Ops inside the regions of fused_elementwise ops
-// are never refused.
+// fold-constants' business). The regions of fused_elementwise ops are not
+// entered, and two fused_elementwise ops are not merged with each other.
 #include <fmt/format.h>
 
 #include <algorithm>

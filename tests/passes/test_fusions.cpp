@@ -17,6 +17,7 @@
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
+#include "passes/pass_manager.h"
 #include "passes/pass_registry.h"
 
 namespace graphc {
@@ -642,6 +643,22 @@ TEST(Gemma3Model270M, DecodeStepHasOneFusedOpPerSite) {
   for (const char* gone : {"rsqrt", "tanh", "softmax", "concat"}) EXPECT_EQ(n[gone], 0) << gone;
   // Only fuse-elementwise may leave remarks (values shared between chains).
   for (const std::string& r : stats.remarks) EXPECT_THAT(r, ::testing::StartsWith("fuse-elementwise: ")) << r;
+}
+
+// The same counts after the default pipeline: cleanup before the fusions does
+// not hide a pattern from them.
+TEST(Gemma3Model270M, DefaultPipelineLeavesOneFusedOpPerSite) {
+  auto config = gemma3_preset("gemma3-270m");
+  ASSERT_TRUE(config.ok());
+  std::unique_ptr<Module> m = build_gemma3(*config);
+  Expected<PipelineReport> report = run_pipeline(*m, default_pipeline());
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  for (const char* fn : {"decode_step", "prefill"}) {
+    std::map<std::string, int> n = op_counts(*m, fn);
+    EXPECT_EQ(n["rms_norm"], 6 * 18 + 1) << fn;
+    EXPECT_EQ(n["attention"], 18) << fn;
+    EXPECT_EQ(n["geglu"], 18) << fn;
+  }
 }
 
 }  // namespace
