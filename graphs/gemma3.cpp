@@ -52,7 +52,9 @@ class Gemma3Builder {
     Val q_pos = b.iota({seq, seq}, 0, DType::i32);
     Val k_pos = b.iota({seq, seq}, 1, DType::i32);
     Val causal = b.compare(k_pos, "le", q_pos).named("causal_mask");
-    Val in_window = b.compare(q_pos - k_pos, "lt", b.scalar(double(c_.sliding_window), DType::i32));
+    Val distance = q_pos - k_pos;
+    Val window = b.scalar(double(c_.sliding_window), DType::i32);
+    Val in_window = b.compare(distance, "lt", window);
     Val sliding = logical_and(b, causal, in_window).named("sliding_mask");
     // The last position, as a value: where the prefill leaves the caches.
     Val last = b.reduce(positions, "max", {0}).named("last_pos");
@@ -91,11 +93,11 @@ class Gemma3Builder {
       // Which slots hold a position the query may see: slot s holds
       // kpos = pos - ((pos - s) mod len) on a ring, s on a global cache.
       Val s = b.iota({len}, 0, DType::i32);
-      Val valid = global ? b.compare(s, "le", pos)
-                         : b.compare(pos - modulo(b, pos - s + b.scalar(double(len), DType::i32), len), "ge",
-                                     zero);
+      Val valid = global ? b.compare(s, "le", pos) : b.compare(ring_position(b, pos, s, len), "ge", zero);
       Val mask = b.reshape(valid, {1, len});
-      Val attn = attention(b, qkv.q, heads_first(b, k_cache, len), heads_first(b, v_cache, len), mask);
+      Val keys = heads_first(b, k_cache, len);
+      Val values = heads_first(b, v_cache, len);
+      Val attn = attention(b, qkv.q, keys, values, mask);
       x = finish_layer(b, x, attn, i);
     }
     b.ret({b.reshape(lm_head(b, x), {c_.vocab}).named("logits")});
@@ -118,6 +120,16 @@ class Gemma3Builder {
     return c_.is_global_layer(layer) ? c_.max_context : c_.local_cache_length();
   }
 
+  // The position held by ring slot s of length len when `latest` is the
+  // newest position written: latest - ((latest - s) mod len), negative when
+  // the slot is still empty.
+  Val ring_position(Builder& b, Val latest, Val s, int64_t len) {
+    Val behind = latest - s;
+    Val len_v = b.scalar(double(len), DType::i32);
+    Val shifted = behind + len_v;  // >= 1, so modulo sees no negatives
+    return latest - modulo(b, shifted, len);
+  }
+
   // x mod n for x >= 0 (integer division truncates, which is floor here).
   Val modulo(Builder& b, Val x, int64_t n) {
     Val nv = b.scalar(double(n), DType::i32);
@@ -126,7 +138,8 @@ class Gemma3Builder {
 
   Val embed(Builder& b, Val tokens) {
     Val rows = b.gather(b.weight("embed"), tokens, 0);
-    return (rows * b.scalar(std::sqrt(double(c_.hidden)))).named("x");
+    Val scale = b.scalar(std::sqrt(double(c_.hidden)));
+    return (rows * scale).named("x");
   }
 
   Tables rope(Builder& b, Val positions) {
@@ -146,8 +159,10 @@ class Gemma3Builder {
     auto project = [&](const char* proj, int64_t heads) {
       return b.reshape(b.matmul(h, w(b, i, proj), false, true), {n, heads, c_.head_dim});
     };
-    Val q = rms_norm(b, project("q_proj", c_.heads), w(b, i, "q_norm"), c_.rms_eps);
-    Val k = rms_norm(b, project("k_proj", c_.kv_heads), w(b, i, "k_norm"), c_.rms_eps);
+    Val q_rows = project("q_proj", c_.heads);
+    Val q = rms_norm(b, q_rows, w(b, i, "q_norm"), c_.rms_eps);
+    Val k_rows = project("k_proj", c_.kv_heads);
+    Val k = rms_norm(b, k_rows, w(b, i, "k_norm"), c_.rms_eps);
     Val v = project("v_proj", c_.kv_heads);
     q = apply_rope(b, q, table.first, table.second);
     k = apply_rope(b, k, table.first, table.second);
@@ -170,8 +185,11 @@ class Gemma3Builder {
     Val qg = b.reshape(q, {K, G, n, hd});
     Val kg = b.reshape(k, {K, 1, t, hd});
     Val vg = b.reshape(v, {K, 1, t, hd});
-    Val scores = b.matmul(qg, kg, false, true) * b.scalar(c_.attention_scale());
-    Val masked = b.select(mask, scores, b.scalar(-1e30));
+    Val dots = b.matmul(qg, kg, false, true);
+    Val scale = b.scalar(c_.attention_scale());
+    Val scores = dots * scale;
+    Val masked_value = b.scalar(-1e30);
+    Val masked = b.select(mask, scores, masked_value);
     Val probs = b.softmax(masked, -1);
     Val mixed = b.reshape(b.matmul(probs, vg), {H, n, hd});
     return b.reshape(b.transpose(mixed, {1, 0, 2}), {n, H * hd});
@@ -189,7 +207,7 @@ class Gemma3Builder {
     }
     const int64_t len = cache_length(i);
     Val s = b.iota({len}, 0, DType::i32);
-    Val p = last - modulo(b, last - s + b.scalar(double(len), DType::i32), len);
+    Val p = ring_position(b, last, s, len);
     Val valid = b.reshape(b.compare(p, "ge", zero), {len, 1});
     Val index = b.max(p, zero);
     Val zeros = b.scalar(0.0);
@@ -205,7 +223,8 @@ class Gemma3Builder {
     Val h = rms_norm(b, x, w(b, i, "pre_ffn_norm"), c_.rms_eps);
     Val gate = gelu_tanh(b, b.matmul(h, w(b, i, "gate_proj"), false, true));
     Val up = b.matmul(h, w(b, i, "up_proj"), false, true);
-    Val down = b.matmul(gate * up, w(b, i, "down_proj"), false, true);
+    Val product = gate * up;
+    Val down = b.matmul(product, w(b, i, "down_proj"), false, true);
     return x + rms_norm(b, down, w(b, i, "post_ffn_norm"), c_.rms_eps);
   }
 

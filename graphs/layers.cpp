@@ -4,15 +4,35 @@
 
 namespace graphc {
 
+// One op per statement: C++ leaves the evaluation order of an operator's
+// operands unspecified, and the order ops are created in is the order they
+// print in, so `f(a) * g(b)` could print differently under another compiler.
+
 Val rms_norm(Builder& b, Val x, Val w, double eps) {
-  Val ms = b.mean(x * x, {-1}, /*keepdims=*/true);
-  Val inv = b.rsqrt(ms + b.scalar(eps));
-  return x * inv * (b.scalar(1.0) + w);
+  Val squares = x * x;
+  Val ms = b.mean(squares, {-1}, /*keepdims=*/true);
+  Val eps_v = b.scalar(eps);
+  Val inv = b.rsqrt(ms + eps_v);
+  Val normed = x * inv;
+  Val one = b.scalar(1.0);
+  Val gain = one + w;
+  return normed * gain;
 }
 
 Val gelu_tanh(Builder& b, Val x) {
-  Val inner = b.scalar(std::sqrt(2.0 / M_PI)) * (x + b.scalar(0.044715) * x * x * x);
-  return b.scalar(0.5) * x * (b.scalar(1.0) + b.tanh(inner));
+  Val c = b.scalar(0.044715);
+  Val cubic = c * x;
+  cubic = cubic * x;
+  cubic = cubic * x;
+  Val sum = x + cubic;
+  Val k = b.scalar(std::sqrt(2.0 / M_PI));
+  Val inner = k * sum;
+  Val half = b.scalar(0.5);
+  Val half_x = half * x;
+  Val one = b.scalar(1.0);
+  Val t = b.tanh(inner);
+  Val one_plus = one + t;
+  return half_x * one_plus;
 }
 
 std::pair<Val, Val> rope_tables(Builder& b, Val positions, int64_t head_dim, double base, double scale) {
@@ -32,7 +52,13 @@ Val apply_rope(Builder& b, Val x, Val cos, Val sin) {
   const int64_t half = s[2].value / 2;
   Val x1 = b.slice(x, {0, 0, 0}, {s[0], s[1], half});
   Val x2 = b.slice(x, {0, 0, half}, {s[0], s[1], s[2]});
-  return b.concat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, 2);
+  Val a = x1 * cos;
+  Val c = x2 * sin;
+  Val first = a - c;
+  Val d = x2 * cos;
+  Val e = x1 * sin;
+  Val second = d + e;
+  return b.concat({first, second}, 2);
 }
 
 Val logical_and(Builder& b, Val x, Val y) { return b.select(x, y, x); }

@@ -36,7 +36,9 @@ std::unique_ptr<Module> build_transformer_block(const TransformerBlockConfig& c)
   Val q = heads(b.matmul(h, b.weight("wq"), false, true)).named("q");
   Val k = heads(b.matmul(h, b.weight("wk"), false, true)).named("k");
   Val v = heads(b.matmul(h, b.weight("wv"), false, true)).named("v");
-  Val scores = b.matmul(q, k, false, true) * b.scalar(1.0 / std::sqrt(double(c.head_dim)));
+  Val dots = b.matmul(q, k, false, true);
+  Val scale = b.scalar(1.0 / std::sqrt(double(c.head_dim)));
+  Val scores = dots * scale;
   Val rows = b.iota({seq, seq}, 0);
   Val cols = b.iota({seq, seq}, 1);
   Val causal = b.compare(cols, "le", rows).named("causal");
@@ -50,7 +52,8 @@ std::unique_ptr<Module> build_transformer_block(const TransformerBlockConfig& c)
   Val h2 = rms_norm(b, x1, b.weight("ffn_norm"), c.rms_eps);
   Val gate = gelu_tanh(b, b.matmul(h2, b.weight("w_gate"), false, true));
   Val up = b.matmul(h2, b.weight("w_up"), false, true);
-  Val down = b.matmul(gate * up, b.weight("w_down"), false, true);
+  Val product = gate * up;
+  Val down = b.matmul(product, b.weight("w_down"), false, true);
   Val out = (x1 + rms_norm(b, down, b.weight("post_ffn_norm"), c.rms_eps)).named("out");
   b.ret({out});
   return m;
