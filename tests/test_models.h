@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-namespace graphc::testing {
+namespace graphc::test_support {
 
 inline std::filesystem::path models_dir() {
   if (const char* dir = std::getenv("GRAPHC_MODELS_DIR"); dir && *dir) return dir;
@@ -15,4 +15,4 @@ inline std::filesystem::path models_dir() {
 
 inline std::filesystem::path gemma3_270m_gguf() { return models_dir() / "gemma-3-270m-Q4_K_M.gguf"; }
 
-}  // namespace graphc::testing
+}  // namespace graphc::test_support

@@ -64,8 +64,8 @@ struct Model {
 class Gemma3Golden : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
-    if (!std::filesystem::exists(testing::gemma3_270m_gguf())) return;
-    auto ckpt = Gemma3Checkpoint::open(testing::gemma3_270m_gguf().string());
+    if (!std::filesystem::exists(test_support::gemma3_270m_gguf())) return;
+    auto ckpt = Gemma3Checkpoint::open(test_support::gemma3_270m_gguf().string());
     if (!ckpt.ok()) {
       error_ = ckpt.error().message;
       return;
@@ -95,8 +95,8 @@ class Gemma3Golden : public ::testing::TestWithParam<std::string> {
     model_ = nullptr;
   }
   void SetUp() override {
-    if (!std::filesystem::exists(testing::gemma3_270m_gguf()))
-      GTEST_SKIP() << testing::gemma3_270m_gguf() << " is absent; scripts/fetch-weights.sh fetches it";
+    if (!std::filesystem::exists(test_support::gemma3_270m_gguf()))
+      GTEST_SKIP() << test_support::gemma3_270m_gguf() << " is absent; scripts/fetch-weights.sh fetches it";
     ASSERT_TRUE(model_ && model_->interp) << error_;
   }
 

@@ -11,33 +11,14 @@
 #include "graphs/gemma3.h"
 #include "graphs/transformer_block.h"
 #include "ir/verifier.h"
+#include "tests/tiny_gemma3.h"
 
 namespace graphc {
 namespace {
 
-// Two layers: layer 0 slides over a window of 4, layer 1 is global. Two query
-// heads share one KV head (GQA), as in the 270M model.
-Gemma3Config tiny_config() {
-  Gemma3Config c;
-  c.name = "tiny";
-  c.vocab = 48;
-  c.hidden = 16;
-  c.intermediate = 24;
-  c.layers = 2;
-  c.heads = 2;
-  c.kv_heads = 1;
-  c.head_dim = 8;
-  c.query_pre_attn_scalar = 8;
-  c.sliding_window = 4;
-  c.global_every = 2;
-  c.max_position = 64;
-  c.max_context = 16;
-  return c;
-}
+Gemma3Config tiny_config() { return test_support::tiny_gemma3_config(); }
 
-HostTensor tokens(const std::vector<int64_t>& ids) {
-  return HostTensor::from_ints(DType::i32, {static_cast<int64_t>(ids.size())}, ids);
-}
+HostTensor tokens(const std::vector<int64_t>& ids) { return test_support::token_tensor(ids); }
 
 void bind_weights(ReferenceInterpreter& interp, const Module& m) {
   for (auto& [name, t] : demo_weights(m, 7)) interp.set_weight(name, std::move(t));

@@ -20,7 +20,7 @@
 #include "passes/ir_diff.h"
 #include "passes/pass_manager.h"
 
-namespace graphc::testing {
+namespace graphc::test_support {
 
 // Renames %<digits> to %v0, %v1, ... in order of first appearance.
 inline std::string normalize_value_numbers(std::string_view text) {
@@ -84,4 +84,4 @@ inline ::testing::AssertionResult ir_matches(const std::string& actual, std::str
                                        << actual;
 }
 
-}  // namespace graphc::testing
+}  // namespace graphc::test_support

@@ -12,13 +12,14 @@
 #include "passes/pass_manager.h"
 #include "passes/pass_registry.h"
 #include "tests/passes/ir_check.h"
+#include "tests/tiny_gemma3.h"
 
 namespace graphc {
 namespace {
 
-using testing::ir_matches;
-using testing::parse_ir;
-using testing::run_pipeline_on;
+using test_support::ir_matches;
+using test_support::parse_ir;
+using test_support::run_pipeline_on;
 
 // Runs one pipeline and returns its report (failing the test on an error).
 PipelineReport run_ok(Module& m, std::string_view pipeline) {
@@ -647,23 +648,7 @@ TEST(SpecializeShapes, RejectsValuesThatAreNotSizes) {
 
 // ---- the cleanup passes on a tiny Gemma-3 --------------------------------------
 
-Gemma3Config tiny_config() {  // as in tests/graphs/test_gemma3_graph.cpp
-  Gemma3Config c;
-  c.name = "tiny";
-  c.vocab = 48;
-  c.hidden = 16;
-  c.intermediate = 24;
-  c.layers = 2;
-  c.heads = 2;
-  c.kv_heads = 1;
-  c.head_dim = 8;
-  c.query_pre_attn_scalar = 8;
-  c.sliding_window = 4;
-  c.global_every = 2;
-  c.max_position = 64;
-  c.max_context = 16;
-  return c;
-}
+Gemma3Config tiny_config() { return test_support::tiny_gemma3_config(); }
 
 // prefill on a prompt, then decode_step for each further token: every logit.
 std::vector<float> logits_of(const Module& m) {

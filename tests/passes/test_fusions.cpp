@@ -19,6 +19,7 @@
 #include "ir/verifier.h"
 #include "passes/pass_manager.h"
 #include "passes/pass_registry.h"
+#include "tests/tiny_gemma3.h"
 
 namespace graphc {
 namespace {
@@ -530,29 +531,9 @@ TEST(FuseElementwise, AValueUsedOutsideTheChainStaysAndTheRemarkSaysSo) {
 
 // ---- The tiny Gemma-3: fused and unfused give the same bits -----------------------
 
-// As tests/graphs/test_gemma3_graph.cpp: two layers, layer 0 slides over a
-// window of 4, layer 1 is global; two query heads share one KV head.
-Gemma3Config tiny_config() {
-  Gemma3Config c;
-  c.name = "tiny";
-  c.vocab = 48;
-  c.hidden = 16;
-  c.intermediate = 24;
-  c.layers = 2;
-  c.heads = 2;
-  c.kv_heads = 1;
-  c.head_dim = 8;
-  c.query_pre_attn_scalar = 8;
-  c.sliding_window = 4;
-  c.global_every = 2;
-  c.max_position = 64;
-  c.max_context = 16;
-  return c;
-}
+Gemma3Config tiny_config() { return test_support::tiny_gemma3_config(); }
 
-HostTensor tokens(const std::vector<int64_t>& ids) {
-  return HostTensor::from_ints(DType::i32, {static_cast<int64_t>(ids.size())}, ids);
-}
+HostTensor tokens(const std::vector<int64_t>& ids) { return test_support::token_tensor(ids); }
 
 // Runs a prompt through prefill, then decodes the rest one token at a time
 // (wrapping the ring of the sliding layer); returns every output and the

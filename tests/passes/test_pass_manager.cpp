@@ -18,7 +18,7 @@
 namespace graphc {
 namespace {
 
-using testing::parse_ir;
+using test_support::parse_ir;
 
 const char* const kSmall = R"(module @small
 

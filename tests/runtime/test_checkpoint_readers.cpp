@@ -950,7 +950,7 @@ TEST(FuzzSeeds, CommittedSeedsAreValidFiles) {
 
 // ------------------------------------------------- the real Gemma-3 270M GGUF
 
-const std::string kGemma270m = graphc::testing::gemma3_270m_gguf().string();
+const std::string kGemma270m = graphc::test_support::gemma3_270m_gguf().string();
 
 class Gemma270mGguf : public ::testing::Test {
  protected:

@@ -819,7 +819,7 @@ TEST(Gemma3CheckpointErrors, NotAGemma3WeightName) {
 
 // ------------------------------------------- the real Gemma-3 270M GGUF
 
-fs::path gemma_gguf_path() { return graphc::testing::gemma3_270m_gguf(); }
+fs::path gemma_gguf_path() { return graphc::test_support::gemma3_270m_gguf(); }
 
 class Gemma270m : public ::testing::Test {
  protected:

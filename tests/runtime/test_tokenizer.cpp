@@ -273,7 +273,7 @@ TEST(ChatTemplate, RenderedChatEncodesWithOneBos) {
 
 // ---- the real Gemma-3 270M vocabulary --------------------------------------
 
-std::filesystem::path gemma_gguf_path() { return graphc::testing::gemma3_270m_gguf(); }
+std::filesystem::path gemma_gguf_path() { return graphc::test_support::gemma3_270m_gguf(); }
 
 class GemmaGguf : public ::testing::Test {
  protected:
