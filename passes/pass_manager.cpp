@@ -282,7 +282,7 @@ Expected<PipelineReport> PassManager::run(Module& module) {
     if (!p.ok()) return p.error();
     passes.push_back(std::move(*p));
   }
-  if (options_.verify_each) {
+  if (verify_each()) {
     Status s = verify_module(module);
     if (!s.ok()) return Error{"the pipeline's input does not verify: " + s.error().message};
   }
@@ -318,7 +318,7 @@ Expected<PipelineReport> PassManager::run(Module& module) {
       write_reproducer(module, input_text, entry, message);
       return Error{message};
     }
-    if (options_.verify_each) {
+    if (verify_each()) {
       Status s = verify_module(module);
       if (!s.ok()) {
         std::string message = which + " broke the verifier: " + s.error().message;

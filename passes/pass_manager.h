@@ -99,7 +99,10 @@ struct IrStage {
 using IrObserver = std::function<void(const IrStage&)>;
 
 struct PassManagerOptions {
-  bool verify_each = true;  // verify the input and the module after every pass
+  // Verify the input and the module after every pass. Debug builds (and so
+  // every sanitizer test run) verify regardless; only release builds can
+  // switch it off.
+  bool verify_each = true;
   // Where to write the reproducer when a pass fails: <module>.failed.graph,
   // the IR the failing pass received, and <module>.failed.pipeline, that pass
   // as a pipeline string. Empty: write nothing.
@@ -114,6 +117,11 @@ class PassManager {
 
   const Pipeline& pipeline() const { return pipeline_; }
   PassManagerOptions& options() { return options_; }
+#ifdef NDEBUG
+  bool verify_each() const { return options_.verify_each; }
+#else
+  bool verify_each() const { return true; }
+#endif
 
   // Which stages reach the observer; globs on pass names ("all", "fuse-*").
   void print_ir_before(std::vector<std::string> globs) { before_ = std::move(globs); }
