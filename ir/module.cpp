@@ -118,9 +118,9 @@ void Module::erase_function(const std::string& name) {
   std::erase_if(functions_, [&](const auto& f) { return f->name() == name; });
 }
 
-const Global& Module::add_global(GlobalKind kind, std::string name, TensorType type) {
+const Global& Module::add_global(GlobalKind kind, std::string name, TensorType type, std::string initializer) {
   if (global(name)) throw GraphcError("global @" + name + " is declared twice");
-  globals_.push_back(Global{kind, std::move(name), std::move(type), 0});
+  globals_.push_back(Global{kind, std::move(name), std::move(type), 0, std::move(initializer)});
   return globals_.back();
 }
 

@@ -25,6 +25,10 @@ struct Global {
   std::string name;
   TensorType type;
   int line = 0;
+  // A derived weight names a function taking no arguments and returning this
+  // global's type; its value is that function's result, computed once before
+  // the first read (e.g. a folded LoRA weight). Empty for checkpoint weights.
+  std::string initializer;
 };
 
 class Module {
@@ -42,7 +46,7 @@ class Module {
   void erase_function(const std::string& name);
 
   // Declares a global; throws GraphcError on a duplicate name.
-  const Global& add_global(GlobalKind kind, std::string name, TensorType type);
+  const Global& add_global(GlobalKind kind, std::string name, TensorType type, std::string initializer = {});
   const Global* global(const std::string& name) const;  // null if absent
   const std::vector<Global>& globals() const { return globals_; }
   void set_global_line(const std::string& name, int line);

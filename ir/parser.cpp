@@ -385,10 +385,15 @@ class Parser {
     const Token name = expect(Tok::Symbol, "global name '@name' after '" + std::string(keyword.text) + "'");
     expect(Tok::Colon, "':' after the global name");
     TensorType type = parse_type();
+    std::string initializer;
+    if (kind == GlobalKind::Weight && at(Tok::Equal)) {
+      take();
+      initializer = std::string(expect(Tok::Symbol, "initializer function '@name' after '='").text);
+    }
     end_of_line("after the global");
     const std::string n(name.text);
     if (module_->global(n)) fail_at(name, "global @" + n + " is declared twice");
-    module_->add_global(kind, n, std::move(type));
+    module_->add_global(kind, n, std::move(type), std::move(initializer));
     module_->set_global_line(n, keyword.line);
   }
 

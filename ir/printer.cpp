@@ -61,7 +61,7 @@ class Printer {
     for (const Global& g : m.globals()) {
       out_.line_of_global[g.name] = line_;
       emit(std::string(g.kind == GlobalKind::Weight ? "weight" : "state") + " @" + printable_name(g.name) + " : " +
-           print_type(g.type) + "\n");
+           print_type(g.type) + (g.initializer.empty() ? "" : " = @" + printable_name(g.initializer)) + "\n");
     }
     for (const auto& f : m.functions()) {
       emit("\n");

@@ -19,6 +19,10 @@ class Verifier {
     for (const Global& g : module_.globals())
       if (!is_static(g.type.shape))
         return fail_at(g.line, fmt::format("global @{}: shape {} must be static", g.name, shape_str(g.type.shape)));
+    for (const Global& g : module_.globals()) {
+      Status s = verify_initializer(g);
+      if (!s.ok()) return s;
+    }
     for (const auto& f : module_.functions()) {
       Status s = verify_function(*f);
       if (!s.ok()) return s;
@@ -27,6 +31,25 @@ class Verifier {
   }
 
  private:
+  // A derived weight's initializer: an existing function with no parameters
+  // returning exactly the global's type.
+  Status verify_initializer(const Global& g) {
+    if (g.initializer.empty()) return Status::success();
+    if (g.kind != GlobalKind::Weight)
+      return fail_at(g.line, fmt::format("global @{}: only weights may have an initializer", g.name));
+    const Function* f = module_.function(g.initializer);
+    if (!f)
+      return fail_at(g.line, fmt::format("weight @{}: initializer @{} is not a function of the module", g.name,
+                                         g.initializer));
+    if (f->num_params() != 0)
+      return fail_at(g.line, fmt::format("weight @{}: initializer @{} must take no arguments, it takes {}", g.name,
+                                         g.initializer, f->num_params()));
+    if (f->result_types().size() != 1 || !(f->result_types()[0] == g.type))
+      return fail_at(g.line, fmt::format("weight @{}: initializer @{} must return exactly {}", g.name,
+                                         g.initializer, g.type.str()));
+    return Status::success();
+  }
+
   Status verify_function(const Function& f) {
     function_ = &f;
     symbols_.clear();

@@ -162,6 +162,16 @@ TensorPtr ReferenceInterpreter::weight(const std::string& name) {
   if (it != weights_.end()) return it->second;
   const Global* g = module_.global(name);
   if (!g || g->kind != GlobalKind::Weight) throw GraphcError("unknown weight @" + name);
+  if (!g->initializer.empty()) {
+    // A derived weight: computed by its initializer on first read, then cached
+    // like a loaded one (a backend materialises it once at load time).
+    std::vector<TensorPtr> r = call(g->initializer, {}, 0);
+    if (r.size() != 1 || r[0]->type() != g->type)
+      throw GraphcError(fmt::format("initializer @{} of weight @{} does not return {}", g->initializer, name,
+                                    g->type.str()));
+    weights_[name] = r[0];
+    return r[0];
+  }
   if (!loader_) throw GraphcError("weight @" + name + " is not bound");
   Expected<HostTensor> loaded = loader_(*g);
   if (!loaded.ok()) throw GraphcError(loaded.error().message);

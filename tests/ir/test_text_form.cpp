@@ -759,5 +759,47 @@ TEST(TextForm, CommentsAndBlankLinesAreIgnored) {
   EXPECT_EQ(m->function("f")->body()->ops()[0]->line(), 7);
 }
 
+// A derived weight names its initializer after '='; it prints back byte for
+// byte and verifies, and the verifier names the weight and its line when the
+// initializer is missing or has the wrong signature.
+TEST(TextForm, DerivedWeightsRoundTripAndAreVerified) {
+  const std::string text = R"(module @m
+
+weight @w : f32[2,2]
+weight @w.twice : f32[2,2] = @twice
+
+func @twice() -> (f32[2,2]) {
+  %w = weight {name = @w} : f32[2,2]
+  %0 = add %w, %w : f32[2,2]
+  return %0
+}
+)";
+  std::unique_ptr<Module> m = parse_ok(text);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(print_module(*m), text);
+  expect_round_trip(*m);
+  EXPECT_EQ(m->global("w.twice")->initializer, "twice");
+  EXPECT_EQ(m->global("w")->initializer, "");
+
+  auto verify_error = [&](const std::string& src) {
+    std::unique_ptr<Module> bad = parse_ok(src);
+    if (!bad) return std::string("NOT PARSED");
+    Status s = verify_module(*bad);
+    return s.ok() ? std::string("VERIFIED") : s.error().message;
+  };
+  std::string missing = text;
+  missing.replace(missing.find("= @twice"), 8, "= @thrice");
+  EXPECT_NE(verify_error(missing).find("weight @w.twice: initializer @thrice is not a function"), std::string::npos)
+      << verify_error(missing);
+  EXPECT_NE(verify_error(missing).find("4"), std::string::npos);  // the global's line
+  std::string wrong_type = text;
+  wrong_type.replace(wrong_type.find("f32[2,2] = @twice"), 8, "f32[4,1]");
+  EXPECT_NE(verify_error(wrong_type).find("initializer @twice must return exactly f32[4,1]"), std::string::npos)
+      << verify_error(wrong_type);
+  std::string with_param = text;
+  with_param.replace(with_param.find("@twice() -> "), 12, "@twice(%x: f32[]) -> ");
+  EXPECT_NE(verify_error(with_param).find("must take no arguments"), std::string::npos) << verify_error(with_param);
+}
+
 }  // namespace
 }  // namespace graphc
