@@ -22,6 +22,9 @@ namespace graphc {
   PASS("fuse-attention", create_fuse_attention)            \
   PASS("fuse-geglu", create_fuse_geglu)                    \
   PASS("fuse-elementwise", create_fuse_elementwise)        \
+  /* adapters */                                           \
+  PASS("add-lora", create_add_lora)                        \
+  PASS("fold-lora", create_fold_lora)                      \
   /* end of the list */
 
 #define GRAPHC_DECLARE_PASS(name, factory) std::unique_ptr<Pass> factory(const PassOptions&);
