@@ -165,7 +165,17 @@ TensorPtr ReferenceInterpreter::weight(const std::string& name) {
   if (!g->initializer.empty()) {
     // A derived weight: computed by its initializer on first read, then cached
     // like a loaded one (a backend materialises it once at load time).
-    std::vector<TensorPtr> r = call(g->initializer, {}, 0);
+    for (const std::string& c : computing_)
+      if (c == name) throw GraphcError(fmt::format("derived weight @{} depends on itself", name));
+    computing_.push_back(name);
+    std::vector<TensorPtr> r;
+    try {
+      r = call(g->initializer, {}, 0);
+    } catch (...) {
+      computing_.pop_back();
+      throw;
+    }
+    computing_.pop_back();
     if (r.size() != 1 || r[0]->type() != g->type)
       throw GraphcError(fmt::format("initializer @{} of weight @{} does not return {}", g->initializer, name,
                                     g->type.str()));

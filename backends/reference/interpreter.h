@@ -41,6 +41,7 @@ class ReferenceInterpreter {
   const Module& module_;
   std::map<std::string, TensorPtr> weights_;
   std::map<std::string, TensorPtr> state_;
+  std::vector<std::string> computing_;  // derived weights whose initializer is running
   WeightLoader loader_;
 };
 

@@ -151,6 +151,56 @@ func @fold.p.q_proj() -> (f32[4,8]) {
   EXPECT_FALSE(r.passes.at(0).changed);
 }
 
+// ---- derived weights on the reference interpreter -------------------------------
+
+TEST(DerivedWeight, IsComputedOnceOnFirstReadAndMayNotDependOnItself) {
+  std::unique_ptr<Module> m = parse_ir(R"(module @t
+
+weight @w : f32[2]
+state @s : f32[2]
+weight @w.plus : f32[2] = @plus
+
+func @plus() -> (f32[2]) {
+  %w = weight {name = @w} : f32[2]
+  %s = state_get {name = @s} : f32[2]
+  %0 = add %w, %s : f32[2]
+  return %0
+}
+
+func @f() -> (f32[2]) {
+  %0 = weight {name = @w.plus} : f32[2]
+  return %0
+}
+)");
+  ASSERT_TRUE(m);
+  ReferenceInterpreter interp(*m);
+  interp.set_weight("w", HostTensor::from_floats(DType::f32, {2}, {1, 2}));
+  interp.set_state("s", HostTensor::from_floats(DType::f32, {2}, {10, 20}));
+  auto first = interp.run("f", {});
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ((*first)[0].floats(), (std::vector<float>{11, 22}));
+  // Frozen: a later change of the state does not reach the computed weight.
+  interp.set_state("s", HostTensor::from_floats(DType::f32, {2}, {0, 0}));
+  auto second = interp.run("f", {});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)[0].floats(), (std::vector<float>{11, 22}));
+
+  std::unique_ptr<Module> cyclic = parse_ir(R"(module @t
+
+weight @w : f32[2] = @self
+
+func @self() -> (f32[2]) {
+  %0 = weight {name = @w} : f32[2]
+  return %0
+}
+)");
+  ASSERT_TRUE(cyclic);
+  ReferenceInterpreter again(*cyclic);
+  auto r = again.run("self", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("derived weight @w depends on itself"), std::string::npos) << r.error().message;
+}
+
 // ---- the tiny Gemma-3 ---------------------------------------------------------------
 
 const char* kAllProjections = "add-lora{targets=layer.*.q_proj|layer.*.k_proj|layer.*.v_proj|layer.*.o_proj|"
