@@ -2,7 +2,9 @@
 // whose weight matches one of the target globs.
 //
 // Options: targets=GLOB|GLOB (on weight names, e.g. layer.*.q_proj|layer.*.v_proj),
-// rank=R (8), alpha=A (default R), init=kaiming|zeros (kaiming), seed=S (0).
+// rank=R (8), alpha=A (default R), init=kaiming|zeros (kaiming), seed=S (0),
+// name=N (none): a named adapter, so several can sit on one weight and be
+// blended by fold-lora; its factors are @W.lora_a.N and @W.lora_b.N.
 //
 // Matches a projection whose rhs is a weight read directly:
 //
@@ -48,6 +50,7 @@ struct LoraOptions {
   double alpha = 8;
   std::string init = "kaiming";
   int64_t seed = 0;
+  std::string adapter;  // the name option
 };
 
 class AddLora : public Pass {
@@ -64,7 +67,7 @@ class AddLora : public Pass {
     std::set<std::string> remarked;
     std::set<std::string> had_adapter;  // adapted by an earlier run: left alone
     for (const Global& g : m.globals())
-      if (g.kind == GlobalKind::Weight && m.global(lora::a_name(g.name))) had_adapter.insert(g.name);
+      if (g.kind == GlobalKind::Weight && m.global(lora::a_name(g.name, o_.adapter))) had_adapter.insert(g.name);
     std::vector<Function*> fns;
     for (const auto& f : m.functions()) fns.push_back(f.get());
     for (Function* f : fns) {
@@ -109,11 +112,11 @@ class AddLora : public Pass {
 
   // Declares @W.lora_a / @W.lora_b unless they exist; true if it did.
   bool declare(Module& m, const std::string& w, PassStats& stats) {
-    if (m.global(lora::a_name(w))) return false;  // another projection (or function) reading W
+    if (m.global(lora::a_name(w, o_.adapter))) return false;  // another projection (or function) reading W
     const Global* g = m.global(w);
     const int64_t out = g->type.shape[0].value, in = g->type.shape[1].value;
-    m.add_global(GlobalKind::State, lora::a_name(w), TensorType(g->type.dtype, {Dim(o_.rank), Dim(in)}));
-    m.add_global(GlobalKind::State, lora::b_name(w), TensorType(g->type.dtype, {Dim(out), Dim(o_.rank)}));
+    m.add_global(GlobalKind::State, lora::a_name(w, o_.adapter), TensorType(g->type.dtype, {Dim(o_.rank), Dim(in)}));
+    m.add_global(GlobalKind::State, lora::b_name(w, o_.adapter), TensorType(g->type.dtype, {Dim(out), Dim(o_.rank)}));
     stats.count("adapters added");
     return true;
   }
@@ -125,8 +128,8 @@ class AddLora : public Pass {
     Value* sum = nullptr;
     lora::build_before(m, block, next, [&](Builder& b) {
       Val x{mm->operand(0)};
-      Val a = b.state_get(lora::a_name(w));
-      Val bb = b.state_get(lora::b_name(w));
+      Val a = b.state_get(lora::a_name(w, o_.adapter));
+      Val bb = b.state_get(lora::b_name(w, o_.adapter));
       Val xa = b.matmul(x, a, false, true);
       Val delta = b.matmul(xa, bb, false, true);
       Val scaled = b.mul(b.scalar(o_.alpha / static_cast<double>(o_.rank), y->type().dtype), delta);
@@ -153,7 +156,8 @@ class AddLora : public Pass {
     lora::build_before(m, body, body->terminator(), [&](Builder& b) {
       Val seed{body->args()[0].get()};
       for (const std::string& w : weights) {
-        const TensorType at = m.global(lora::a_name(w))->type, bt = m.global(lora::b_name(w))->type;
+        const TensorType at = m.global(lora::a_name(w, o_.adapter))->type;
+        const TensorType bt = m.global(lora::b_name(w, o_.adapter))->type;
         Val a;
         if (o_.init == "kaiming") {
           const double bound = 1.0 / std::sqrt(static_cast<double>(at.shape[1].value));
@@ -163,8 +167,8 @@ class AddLora : public Pass {
         } else {
           a = b.constant(0.0, at);
         }
-        b.state_set(lora::a_name(w), a);
-        b.state_set(lora::b_name(w), b.constant(0.0, bt));
+        b.state_set(lora::a_name(w, o_.adapter), a);
+        b.state_set(lora::b_name(w, o_.adapter), b.constant(0.0, bt));
         ++k;
       }
     });
@@ -176,7 +180,7 @@ class AddLora : public Pass {
 }  // namespace
 
 std::unique_ptr<Pass> create_add_lora(const PassOptions& options) {
-  options.expect_only({"targets", "rank", "alpha", "init", "seed"});
+  options.expect_only({"targets", "rank", "alpha", "init", "seed", "name"});
   LoraOptions o;
   o.targets = lora::split_globs(options.get("targets").value_or("layer.*_proj"));
   o.rank = options.get_int("rank", 8);
@@ -195,6 +199,7 @@ std::unique_ptr<Pass> create_add_lora(const PassOptions& options) {
   if (o.init != "kaiming" && o.init != "zeros")
     throw GraphcError("option 'init' must be kaiming or zeros, got '" + o.init + "'");
   o.seed = options.get_int("seed", 0);
+  o.adapter = options.get("name").value_or("");
   return std::make_unique<AddLora>(std::move(o));
 }
 

@@ -13,9 +13,14 @@
 namespace graphc::lora {
 
 // A LoRA adapter on weight @W is the pair of state globals @W.lora_a
-// [rank, in] and @W.lora_b [out, rank] (PEFT's lora_A / lora_B layout).
-inline std::string a_name(const std::string& w) { return w + ".lora_a"; }
-inline std::string b_name(const std::string& w) { return w + ".lora_b"; }
+// [rank, in] and @W.lora_b [out, rank] (PEFT's lora_A / lora_B layout); a
+// named adapter N (several may share a weight) is @W.lora_a.N / @W.lora_b.N.
+inline std::string a_name(const std::string& w, const std::string& adapter = {}) {
+  return w + ".lora_a" + (adapter.empty() ? "" : "." + adapter);
+}
+inline std::string b_name(const std::string& w, const std::string& adapter = {}) {
+  return w + ".lora_b" + (adapter.empty() ? "" : "." + adapter);
+}
 
 // Splits "g1|g2" into globs; each matches a whole name, `*` any run, `?` one.
 std::vector<std::string> split_globs(const std::string& text);

@@ -201,6 +201,114 @@ func @self() -> (f32[2]) {
   EXPECT_NE(r.error().message.find("derived weight @w depends on itself"), std::string::npos) << r.error().message;
 }
 
+// Trained-looking adapters: every A and B filled with small deterministic values.
+void set_trained_adapters(const Module& m, ReferenceInterpreter& interp) {
+  int k = 0;
+  for (const Global& g : m.globals()) {
+    const bool a = g.name.ends_with(".lora_a"), b = g.name.ends_with(".lora_b");
+    if (!a && !b) continue;
+    std::vector<int64_t> shape;
+    for (const Dim& d : g.type.shape) shape.push_back(d.value);
+    HostTensor t(DType::f32, shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.set(i, 0.05 * std::sin(0.37 * double(i) + 1.3 * ++k));
+    interp.set_state(g.name, std::move(t));
+  }
+}
+
+// Two named adapters on one weight, blended: W + 0.25 s_x B_x A_x + 0.75 s_y B_y A_y.
+TEST(FoldLora, BlendsNamedAdaptersOfOneWeight) {
+  const std::string two = run_pipeline_on(
+      kProjection, "add-lora{targets=p.q_proj,rank=2,alpha=4,name=x},add-lora{targets=p.q_proj,rank=1,alpha=3,name=y}");
+  EXPECT_TRUE(ir_matches(run_pipeline_on(two, "fold-lora{blend=x:0.25|y:0.75},dce"), R"(module @t
+
+weight @p.q_proj : f32[4,8]
+weight @emb : f32[4,8]
+state @p.q_proj.lora_a.x : f32[2,8]
+state @p.q_proj.lora_b.x : f32[4,2]
+state @p.q_proj.lora_a.y : f32[1,8]
+state @p.q_proj.lora_b.y : f32[4,1]
+weight @p.q_proj.folded : f32[4,8] = @fold.p.q_proj
+
+func @f(%x: f32[2,8]) -> (f32[2,4], f32[4,8]) {
+  %0 = weight {name = @p.q_proj.folded} : f32[4,8]
+  %1 = matmul %x, %0 {transpose_b = true} : f32[2,4]
+  %e = weight {name = @emb} : f32[4,8]
+  return %1, %e
+}
+
+func @lora_init(%seed: i64[]) -> () {
+  %0 = constant {dtype = i64, shape = [], value = 0} : i64[]
+  %1 = add %seed, %0 : i64[]
+  %2, %3 = random_uniform %1 {dtype = f32, shape = [2, 8]} : f32[2,8], i64[]
+  %4 = constant {dtype = f32, shape = [], value = 0.35355339059327373} : f32[]
+  %5 = constant {dtype = f32, shape = [], value = 0.7071067811865475} : f32[]
+  %6 = mul %2, %5 : f32[2,8]
+  %7 = sub %6, %4 : f32[2,8]
+  state_set %7 {name = @p.q_proj.lora_a.x}
+  %8 = constant {dtype = f32, shape = [4, 2], value = 0.0} : f32[4,2]
+  state_set %8 {name = @p.q_proj.lora_b.x}
+  %9 = constant {dtype = i64, shape = [], value = 1} : i64[]
+  %10 = add %seed, %9 : i64[]
+  %11, %12 = random_uniform %10 {dtype = f32, shape = [1, 8]} : f32[1,8], i64[]
+  %13 = constant {dtype = f32, shape = [], value = 0.35355339059327373} : f32[]
+  %14 = constant {dtype = f32, shape = [], value = 0.7071067811865475} : f32[]
+  %15 = mul %11, %14 : f32[1,8]
+  %16 = sub %15, %13 : f32[1,8]
+  state_set %16 {name = @p.q_proj.lora_a.y}
+  %17 = constant {dtype = f32, shape = [4, 1], value = 0.0} : f32[4,1]
+  state_set %17 {name = @p.q_proj.lora_b.y}
+  return
+}
+
+func @fold.p.q_proj() -> (f32[4,8]) {
+  %0 = weight {name = @p.q_proj} : f32[4,8]
+  %1 = state_get {name = @p.q_proj.lora_a.x} : f32[2,8]
+  %2 = state_get {name = @p.q_proj.lora_b.x} : f32[4,2]
+  %3 = matmul %2, %1 : f32[4,8]
+  %4 = constant {dtype = f32, shape = [], value = 0.5} : f32[]
+  %5 = mul %4, %3 : f32[4,8]
+  %6 = add %0, %5 : f32[4,8]
+  %7 = state_get {name = @p.q_proj.lora_a.y} : f32[1,8]
+  %8 = state_get {name = @p.q_proj.lora_b.y} : f32[4,1]
+  %9 = matmul %8, %7 : f32[4,8]
+  %10 = constant {dtype = f32, shape = [], value = 2.25} : f32[]
+  %11 = mul %10, %9 : f32[4,8]
+  %12 = add %6, %11 : f32[4,8]
+  return %12
+}
+)"));
+
+  // An adapter without a blend weight is not folded, and says so.
+  std::unique_ptr<Module> m = parse_ir(two);
+  ASSERT_TRUE(m);
+  PipelineReport r = run_ok(*m, "fold-lora{blend=x:1}");
+  EXPECT_FALSE(r.passes.at(0).changed);
+  ASSERT_EQ(r.passes.at(0).stats.remarks.size(), 1u);
+  EXPECT_NE(r.passes[0].stats.remarks[0].find("adapter 'y' has no blend weight"), std::string::npos)
+      << r.passes[0].stats.remarks[0];
+
+  // Blend weights of 1 fold to the unfolded sum, within float rounding.
+  std::unique_ptr<Module> unfolded = parse_ir(two);
+  std::unique_ptr<Module> folded = parse_ir(two);
+  ASSERT_TRUE(unfolded && folded);
+  run_ok(*folded, "fold-lora{blend=x:1|y:1},dce");
+  auto run_f = [](const Module& mod) {
+    ReferenceInterpreter interp(mod);
+    std::vector<float> w(32), x(16);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = float(std::cos(0.3 * double(i)));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.7 * double(i)));
+    interp.set_weight("p.q_proj", HostTensor::from_floats(DType::f32, {4, 8}, w));
+    interp.set_weight("emb", HostTensor(DType::f32, {4, 8}));
+    set_trained_adapters(mod, interp);
+    auto out = interp.run("f", {HostTensor::from_floats(DType::f32, {2, 8}, x)});
+    if (!out.ok()) throw GraphcError(out.error().message);
+    return (*out)[0].floats();
+  };
+  const std::vector<float> want = run_f(*unfolded), got = run_f(*folded);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5f * (1 + std::abs(want[i]))) << i;
+}
+
 // ---- the tiny Gemma-3 ---------------------------------------------------------------
 
 const char* kAllProjections = "add-lora{targets=layer.*.q_proj|layer.*.k_proj|layer.*.v_proj|layer.*.o_proj|"
@@ -224,7 +332,8 @@ std::vector<float> run_tiny(const Module& m, const Module& base,
   const size_t prompt = 5;
   std::vector<float> all;
   auto append = [&](const HostTensor& t) { all.insert(all.end(), t.floats().begin(), t.floats().end()); };
-  auto pre = interp.run("prefill", {test_support::token_tensor(std::vector<int64_t>(ids.begin(), ids.begin() + prompt))});
+  const std::vector<int64_t> prompt_ids(ids.begin(), ids.begin() + prompt);
+  auto pre = interp.run("prefill", {test_support::token_tensor(prompt_ids)});
   if (!pre.ok()) throw GraphcError(pre.error().message);
   append((*pre)[0]);
   for (size_t p = prompt; p < ids.size(); ++p) {
@@ -234,20 +343,6 @@ std::vector<float> run_tiny(const Module& m, const Module& base,
     append((*out)[0]);
   }
   return all;
-}
-
-// Trained-looking adapters: every A and B filled with small deterministic values.
-void set_trained_adapters(const Module& m, ReferenceInterpreter& interp) {
-  int k = 0;
-  for (const Global& g : m.globals()) {
-    const bool a = g.name.ends_with(".lora_a"), b = g.name.ends_with(".lora_b");
-    if (!a && !b) continue;
-    std::vector<int64_t> shape;
-    for (const Dim& d : g.type.shape) shape.push_back(d.value);
-    HostTensor t(DType::f32, shape);
-    for (int64_t i = 0; i < t.numel(); ++i) t.set(i, 0.05 * std::sin(0.37 * double(i) + 1.3 * ++k));
-    interp.set_state(g.name, std::move(t));
-  }
 }
 
 TEST(TinyGemmaLora, InitialisedAdaptersKeepTheLogitsTrainedOnesChangeThemFoldingKeepsThem) {
