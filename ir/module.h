@@ -7,6 +7,7 @@
 // enclosing function call returns, so each call reads a consistent snapshot.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,12 +49,14 @@ class Module {
   // Declares a global; throws GraphcError on a duplicate name.
   const Global& add_global(GlobalKind kind, std::string name, TensorType type, std::string initializer = {});
   const Global* global(const std::string& name) const;  // null if absent
-  const std::vector<Global>& globals() const { return globals_; }
+  const std::deque<Global>& globals() const { return globals_; }
   void set_global_line(const std::string& name, int line);
 
  private:
   std::string name_;
-  std::vector<Global> globals_;
+  // A deque, so the reference add_global returns (and any Global* a pass
+  // holds) stays valid while more globals are declared.
+  std::deque<Global> globals_;
   std::vector<std::unique_ptr<Function>> functions_;
 };
 
