@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/test_models.h"
+#include "tests/test_temp_dir.h"
 
 #include <unistd.h>
 
@@ -36,25 +37,9 @@ using Bytes = std::vector<uint8_t>;
 
 // ---------------------------------------------------------------- helpers
 
-fs::path temp_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::path(::testing::TempDir()) / ("graphc_checkpoint_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
-
+fs::path temp_dir() { return test_support::scratch_dir("graphc_checkpoint_"); }
 std::string temp_path(const std::string& name) { return (temp_dir() / name).string(); }
-
-class RemoveTempDir : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(temp_dir(), ignored);
-  }
-};
-[[maybe_unused]] const auto* const kRemoveTempDir = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
+[[maybe_unused]] const bool kRemoveTempDir = test_support::remove_scratch_dir_at_exit("graphc_checkpoint_");
 
 void write_bytes(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

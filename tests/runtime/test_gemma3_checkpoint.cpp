@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/test_models.h"
+#include "tests/test_temp_dir.h"
 
 #include <unistd.h>
 
@@ -44,24 +45,9 @@ static_assert(std::is_same_v<Gemma3WeightLoader, ReferenceInterpreter::WeightLoa
 
 // ---------------------------------------------------------------- helpers
 
-fs::path temp_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::path(::testing::TempDir()) / ("graphc_gemma3_checkpoint_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path temp_dir() { return test_support::scratch_dir("graphc_gemma3_checkpoint_"); }
 std::string temp_path(const std::string& name) { return (temp_dir() / name).string(); }
-
-class RemoveTempDir : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(temp_dir(), ignored);
-  }
-};
-[[maybe_unused]] const auto* const kRemoveTempDir = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
+[[maybe_unused]] const bool kRemoveTempDir = test_support::remove_scratch_dir_at_exit("graphc_gemma3_checkpoint_");
 
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
