@@ -1,0 +1,61 @@
+/* Kernel templates: plain C functions that the JIT specialises per op.
+ *
+ * Every file in codegen/kernels/ is compiled twice to LLVM bitcode when graphc
+ * is built, once per host vector width (GK_VW = 16 floats for AVX-512, 8 for
+ * AVX2), and embedded in the codegen library. For an op, the lowering picks a
+ * template and its arguments (codegen/kernel_call.h); the JIT emits a wrapper
+ *
+ *     void kernel(void **buffers, int64_t begin, int64_t end)
+ *
+ * that calls the template with the op's shapes and attributes as constants.
+ * The template is inlined into the wrapper and the whole is optimised at -O3
+ * for the host CPU, so each kernel is specialised for its shapes.
+ *
+ * Conventions for a template:
+ *  - name gk_<op>_<variant>, external linkage, GK_TEMPLATE;
+ *  - arguments: buffer pointers first, then int64_t / float parameters, then
+ *    (int64_t begin, int64_t end): the work items [begin, end) this call does.
+ *    The runtime splits [0, extent) across threads, so a template must give the
+ *    same bits for any split: never reduce across work items, and reduce
+ *    within one in a fixed order.
+ *  - no libc beyond <math.h>; no allocation (small scratch on the stack).
+ */
+#ifndef GRAPHC_KERNEL_ABI_H
+#define GRAPHC_KERNEL_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef GK_VW
+#error "GK_VW (the vector width in floats: 16 or 8) is set by the build"
+#endif
+
+#define GK_TEMPLATE __attribute__((always_inline))
+
+/* Explicit vectors of the host's width (GCC/Clang vector extension). */
+typedef float gk_vf __attribute__((vector_size(GK_VW * sizeof(float))));
+typedef int32_t gk_vi __attribute__((vector_size(GK_VW * sizeof(int32_t))));
+typedef uint32_t gk_vu __attribute__((vector_size(GK_VW * sizeof(uint32_t))));
+
+static inline gk_vf gk_splat(float x) {
+  gk_vf v;
+  for (int i = 0; i < GK_VW; ++i) v[i] = x;
+  return v;
+}
+/* Unaligned vector load/store. */
+static inline gk_vf gk_load(const float *p) {
+  gk_vf v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void gk_store(float *p, gk_vf v) { __builtin_memcpy(p, &v, sizeof v); }
+/* Horizontal sum in a fixed order (pairwise halves). */
+static inline float gk_hsum(gk_vf v) {
+  float lanes[GK_VW];
+  __builtin_memcpy(lanes, &v, sizeof v);
+  for (int w = GK_VW / 2; w > 0; w /= 2)
+    for (int i = 0; i < w; ++i) lanes[i] += lanes[i + w];
+  return lanes[0];
+}
+
+#endif
