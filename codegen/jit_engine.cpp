@@ -20,13 +20,17 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
+
+#include <unistd.h>
 
 #include "codegen/cpu_features.h"
 #include "codegen/llvm_emit.h"
@@ -231,12 +235,24 @@ class JitEngine::Impl {
     return cache_dir.empty() ? std::string() : (std::filesystem::path(cache_dir) / (key + ".o")).string();
   }
 
+  // A cache file is a header (magic, payload hash) and the object. A file
+  // that does not check out (truncated, corrupted, another format) is
+  // ignored and overwritten by a fresh compile.
+  static constexpr char kMagic[8] = {'g', 'r', 'a', 'p', 'h', 'c', 'o', '1'};
+
   std::unique_ptr<llvm::MemoryBuffer> read_cache(const std::string& key) {
     const std::string path = cache_path(key);
     if (path.empty()) return nullptr;
-    auto buffer = llvm::MemoryBuffer::getFile(path);
-    if (!buffer) return nullptr;
-    return std::move(*buffer);
+    auto file = llvm::MemoryBuffer::getFile(path);
+    if (!file) return nullptr;
+    llvm::StringRef bytes = (*file)->getBuffer();
+    if (bytes.size() < 16 || std::memcmp(bytes.data(), kMagic, 8) != 0) return nullptr;
+    uint64_t want = 0;
+    std::memcpy(&want, bytes.data() + 8, 8);
+    llvm::StringRef object = bytes.drop_front(16);
+    if (llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(object.data()), object.size())) != want)
+      return nullptr;
+    return llvm::MemoryBuffer::getMemBufferCopy(object, path);
   }
 
   // Written to a temporary file and renamed, so a crash or a concurrent
@@ -249,6 +265,10 @@ class JitEngine::Impl {
     const std::string tmp = path + fmt::format(".tmp{}", static_cast<long>(::getpid()));
     {
       std::ofstream out(tmp, std::ios::binary);
+      const uint64_t hash = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(
+          reinterpret_cast<const uint8_t*>(object.getBufferStart()), object.getBufferSize()));
+      out.write(kMagic, 8);
+      out.write(reinterpret_cast<const char*>(&hash), 8);
       out.write(object.getBufferStart(), static_cast<std::streamsize>(object.getBufferSize()));
       if (!out) {
         std::filesystem::remove(tmp, ec);

@@ -352,6 +352,14 @@ Expected<HostTensor> Gemma3Checkpoint::load(std::string_view name, const std::ve
   return HostTensor::from_floats(DType::f32, shape, std::move(values));
 }
 
+Expected<std::optional<Gemma3Checkpoint::Stored>> Gemma3Checkpoint::stored(std::string_view name,
+                                                                           const std::vector<int64_t>& shape) const {
+  auto src = find(name, shape);
+  if (!src) return src.error();
+  if (src->norm && gguf()) return std::optional<Stored>();
+  return std::optional<Stored>(Stored{src->type, src->data});
+}
+
 Expected<HostTensor> Gemma3Checkpoint::load(std::string_view name, const Gemma3Config& config) const {
   auto shape = gemma3_weight_shape(config, name);
   if (!shape)

@@ -105,6 +105,16 @@ class Gemma3Checkpoint {
   // Checks every weight global of `module`.
   Status check_module(const Module& module) const;
 
+  // A weight's bytes as the file stores them, for a backend that computes on
+  // them in place (no copy): rows of its last dim in `type`'s layout, the
+  // first rows of the table for the embedding. nullopt when the file's values
+  // are not the graph's (GGUF stores norm weights with +1 folded in).
+  struct Stored {
+    GgmlType type = GgmlType::F32;
+    const uint8_t* data = nullptr;
+  };
+  Expected<std::optional<Stored>> stored(std::string_view graph_name, const std::vector<int64_t>& shape) const;
+
   // The weight as f32 of `shape` (what the graph declares for it).
   Expected<HostTensor> load(std::string_view graph_name, const std::vector<int64_t>& shape) const;
   // The same, with the shape gemma3_weight_shape(config, graph_name).
