@@ -186,7 +186,7 @@ std::string default_pipeline() {
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   }
   std::string out = kCleanupPipeline;
-  if (!fusions.empty()) out += fusions + "," + kPostFusionCleanup;
+  if (!fusions.empty()) out += fusions + "," + kLayoutPasses + "," + kPostFusionCleanup;
   return out;
 }
 

@@ -57,6 +57,8 @@ Expected<Pipeline> parse_pipeline_yaml(std::string_view yaml);
 // fusion not built into this binary is left out), then cleanup after them.
 inline constexpr const char* kCleanupPipeline = "canonicalize,fold-constants,cse,dce";
 inline constexpr const char* kFusionPasses = "fuse-rmsnorm,fuse-rope,fuse-attention,fuse-geglu,fuse-elementwise";
+// After the fusions (whose patterns match the model's ops as written).
+inline constexpr const char* kLayoutPasses = "transpose-to-reshape";
 inline constexpr const char* kPostFusionCleanup = "cse,dce";
 std::string default_pipeline();
 

@@ -22,6 +22,8 @@ namespace graphc {
   PASS("fuse-attention", create_fuse_attention)            \
   PASS("fuse-geglu", create_fuse_geglu)                    \
   PASS("fuse-elementwise", create_fuse_elementwise)        \
+  /* layout */                                             \
+  PASS("transpose-to-reshape", create_transpose_to_reshape) \
   /* adapters */                                           \
   PASS("add-lora", create_add_lora)                        \
   PASS("fold-lora", create_fold_lora)                      \
