@@ -93,15 +93,46 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
   if (!config.ok()) return config.error();
   exp.model = *config;
   if (const YAML::Node compile = root["compile"]) {
-    s = check_keys(compile, file, "compile", {"passes"});
+    s = check_keys(compile, file, "compile", {"passes", "dtype", "threads", "cache_dir"});
     if (!s.ok()) return s.error();
     if (compile["passes"]) {
       Expected<std::string> p = pipeline_text(compile["passes"], file);
       if (!p.ok()) return p.error();
       exp.passes = *p;
     }
+    if (const YAML::Node d = compile["dtype"]) {
+      const std::string v = d.IsScalar() ? d.Scalar() : "";
+      if (v != "f32" && v != "stored")
+        return Error{fmt::format("{}: compile.dtype: expected f32 (every weight dequantized) or stored (the "
+                                 "checkpoint's own formats), got '{}'",
+                                 yaml_where(file, d), v)};
+      exp.weights_dtype = v;
+    }
+    if (const YAML::Node t = compile["threads"]) {
+      int64_t n = -1;
+      try {
+        n = t.IsScalar() ? t.as<int64_t>() : -1;
+      } catch (const YAML::Exception&) {
+      }
+      if (n < 0 || n > 1024)
+        return Error{fmt::format("{}: compile.threads: expected an integer from 0 (all cores) to 1024, got '{}'",
+                                 yaml_where(file, t), t.IsScalar() ? t.Scalar() : "a non-scalar")};
+      exp.threads = static_cast<int>(n);
+    }
+    if (const YAML::Node c = compile["cache_dir"]) {
+      if (!c.IsScalar()) return Error{fmt::format("{}: compile.cache_dir: expected a path", yaml_where(file, c))};
+      Expected<std::string> dir = expand_variables(c.Scalar());
+      if (!dir.ok()) return Error{fmt::format("{}: compile.cache_dir: {}", yaml_where(file, c), dir.error().message)};
+      exp.cache_dir = *dir;
+    }
   }
   return exp;
+}
+
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/graphc";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/graphc";
+  return "";
 }
 
 Expected<Experiment> load_experiment(const std::string& path) {

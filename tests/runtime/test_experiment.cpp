@@ -31,6 +31,21 @@ TEST(Experiment, PassesMayBeAList) {
   EXPECT_EQ(exp->model.hidden, 1152);
 }
 
+TEST(Experiment, CompileOptionsForTheJit) {
+  auto exp = parse_experiment(
+      "model: {preset: gemma3-270m}\ncompile:\n  dtype: f32\n  threads: 2\n  cache_dir: /tmp/c\n", "e.yaml");
+  ASSERT_TRUE(exp.ok()) << exp.error().message;
+  EXPECT_EQ(exp->weights_dtype, "f32");
+  EXPECT_EQ(exp->threads, 2);
+  EXPECT_EQ(exp->cache_dir, "/tmp/c");
+  auto dtype = parse_experiment("model: {preset: gemma3-270m}\ncompile: {dtype: q4}\n", "e.yaml");
+  ASSERT_FALSE(dtype.ok());
+  EXPECT_THAT(dtype.error().message, StartsWith("e.yaml:2:18: compile.dtype: expected f32"));
+  auto threads = parse_experiment("model: {preset: gemma3-270m}\ncompile: {threads: -1}\n", "e.yaml");
+  ASSERT_FALSE(threads.ok());
+  EXPECT_THAT(threads.error().message, StartsWith("e.yaml:2:20: compile.threads: expected an integer from 0"));
+}
+
 TEST(Experiment, VariablesExpandWithDefaults) {
   unsetenv("GRAPHC_TEST_UNSET");
   EXPECT_EQ(*expand_variables("${GRAPHC_TEST_UNSET:-models}/x.gguf"), "models/x.gguf");
