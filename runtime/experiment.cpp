@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -69,29 +71,167 @@ Expected<std::string> expand_variables(const std::string& text) {
   return out;
 }
 
-Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::string& file) {
+namespace {
+
+// Typed reads of one section's scalars, each error naming file:line:col, the
+// key's full path and what is allowed.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string file, std::string path)
+      : node_(node), file_(std::move(file)), path_(std::move(path)) {}
+
+  const YAML::Node& node() const { return node_; }
+  YAML::Node child(const std::string& key) const { return node_ ? node_[key] : YAML::Node(); }
+  std::string key(const std::string& k) const { return path_ + "." + k; }
+
+  Status string(const std::string& k, std::string& out) const {
+    const YAML::Node n = child(k);
+    if (!n) return {};
+    if (!n.IsScalar()) return Error{fmt::format("{}: {}: expected a string", yaml_where(file_, n), key(k))};
+    out = n.Scalar();
+    return {};
+  }
+  Status path(const std::string& k, std::string& out) const {
+    if (Status s = string(k, out); !s.ok()) return s;
+    const YAML::Node n = child(k);
+    if (!n) return {};
+    Expected<std::string> expanded = expand_variables(out);
+    if (!expanded.ok()) return Error{fmt::format("{}: {}: {}", yaml_where(file_, n), key(k), expanded.error().message)};
+    out = *expanded;
+    return {};
+  }
+  Status one_of(const std::string& k, std::string& out, const std::vector<std::string>& allowed) const {
+    const YAML::Node n = child(k);
+    if (!n) return {};
+    const std::string v = n.IsScalar() ? n.Scalar() : "";
+    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end())
+      return Error{fmt::format("{}: {}: expected one of {}, got '{}'{}", yaml_where(file_, n), key(k),
+                               join_keys(allowed), n.IsScalar() ? v : "a non-scalar", did_you_mean(v, allowed))};
+    out = v;
+    return {};
+  }
+  template <typename Int>
+  Status integer(const std::string& k, Int& out, int64_t lo, int64_t hi) const {
+    const YAML::Node n = child(k);
+    if (!n) return {};
+    int64_t v = 0;
+    bool ok = n.IsScalar();
+    if (ok) {
+      try {
+        v = n.as<int64_t>();
+      } catch (const YAML::Exception&) {
+        ok = false;
+      }
+    }
+    if (!ok || v < lo || v > hi)
+      return Error{fmt::format("{}: {}: expected an integer from {} to {}, got '{}'", yaml_where(file_, n), key(k), lo,
+                               hi, n.IsScalar() ? n.Scalar() : "a non-scalar")};
+    out = static_cast<Int>(v);
+    return {};
+  }
+  // A number in [lo, hi] (or (lo, hi] when lo_open).
+  Status number(const std::string& k, double& out, double lo, double hi, bool lo_open = false) const {
+    const YAML::Node n = child(k);
+    if (!n) return {};
+    double v = 0;
+    bool ok = n.IsScalar();
+    if (ok) {
+      try {
+        v = n.as<double>();
+      } catch (const YAML::Exception&) {
+        ok = false;
+      }
+    }
+    if (!ok || !(lo_open ? v > lo : v >= lo) || !(v <= hi))
+      return Error{fmt::format("{}: {}: expected a number in {}{}, {}], got '{}'", yaml_where(file_, n), key(k),
+                               lo_open ? "(" : "[", lo, hi, n.IsScalar() ? n.Scalar() : "a non-scalar")};
+    out = v;
+    return {};
+  }
+  Status boolean(const std::string& k, bool& out) const {
+    const YAML::Node n = child(k);
+    if (!n) return {};
+    bool ok = n.IsScalar();
+    if (ok) {
+      try {
+        out = n.as<bool>();
+      } catch (const YAML::Exception&) {
+        ok = false;
+      }
+    }
+    if (!ok)
+      return Error{fmt::format("{}: {}: expected true or false, got '{}'", yaml_where(file_, n), key(k),
+                               n.IsScalar() ? n.Scalar() : "a non-scalar")};
+    return {};
+  }
+
+ private:
+  YAML::Node node_;
+  std::string file_;
+  std::string path_;
+};
+
+// Sets root[a][b]...[z] = value, making maps on the way.
+Status apply_override(YAML::Node& root, const std::string& assignment) {
+  const size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return Error{fmt::format("--set {}: expected key.path=value", assignment)};
+  const std::string path = assignment.substr(0, eq);
+  const std::string value = assignment.substr(eq + 1);
+  std::vector<std::string> keys;
+  for (size_t from = 0;;) {
+    const size_t dot = path.find('.', from);
+    keys.push_back(path.substr(from, dot - from));
+    if (keys.back().empty()) return Error{fmt::format("--set {}: empty key in '{}'", assignment, path)};
+    if (dot == std::string::npos) break;
+    from = dot + 1;
+  }
+  // yaml-cpp nodes are handles: walk with copies, assign through them.
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    YAML::Node next = chain.back()[keys[i]];
+    if (next && !next.IsMap())
+      return Error{fmt::format("--set {}: '{}' is not a section", assignment,
+                               path.substr(0, path.find(keys[i]) + keys[i].size()))};
+    if (!next) {
+      chain.back()[keys[i]] = YAML::Node(YAML::NodeType::Map);
+      next = chain.back()[keys[i]];
+    }
+    chain.push_back(next);
+  }
+  // A scalar without a position: errors about it say it came from --set.
+  chain.back()[keys.back()] = YAML::Node(value);
+  return {};
+}
+
+}  // namespace
+
+Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::string& file,
+                                      const std::vector<std::string>& overrides) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
     return Error{fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg)};
   }
-  Status s = check_keys(root, file, "", {"model", "compile"});
+  if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  for (const std::string& o : overrides)
+    if (Status s = apply_override(root, o); !s.ok()) return s.error();
+  Status s = check_keys(root, file, "", {"model", "compile", "run"});
   if (!s.ok()) return s.error();
   Experiment exp;
   exp.file = file;
   const YAML::Node model = root["model"];
   if (!model) return Error{fmt::format("{}: missing key 'model'", file)};
-  if (model.IsMap() && model["weights"]) {
-    const YAML::Node w = model["weights"];
-    if (!w.IsScalar()) return Error{fmt::format("{}: model.weights: expected a path", yaml_where(file, w))};
-    Expected<std::string> path = expand_variables(w.as<std::string>());
-    if (!path.ok()) return Error{fmt::format("{}: model.weights: {}", yaml_where(file, w), path.error().message)};
-    exp.weights = *path;
+  if (model.IsMap()) {
+    Section m(model, file, "model");
+    if (Status st = m.path("weights", exp.weights); !st.ok()) return st.error();
+    if (Status st = m.path("tokenizer", exp.tokenizer); !st.ok()) return st.error();
   }
-  Expected<Gemma3Config> config = gemma3_config_from_yaml(model, file, {"weights"});
+  Expected<Gemma3Config> config = gemma3_config_from_yaml(model, file, {"weights", "tokenizer"});
   if (!config.ok()) return config.error();
   exp.model = *config;
+
   if (const YAML::Node compile = root["compile"]) {
     s = check_keys(compile, file, "compile", {"passes", "dtype", "threads", "cache_dir"});
     if (!s.ok()) return s.error();
@@ -100,33 +240,50 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
       if (!p.ok()) return p.error();
       exp.passes = *p;
     }
-    if (const YAML::Node d = compile["dtype"]) {
-      const std::string v = d.IsScalar() ? d.Scalar() : "";
-      if (v != "f32" && v != "stored")
-        return Error{fmt::format("{}: compile.dtype: expected f32 (every weight dequantized) or stored (the "
-                                 "checkpoint's own formats), got '{}'",
-                                 yaml_where(file, d), v)};
-      exp.weights_dtype = v;
+    Section c(compile, file, "compile");
+    for (Status st : {c.one_of("dtype", exp.weights_dtype, {"stored", "f32"}), c.integer("threads", exp.threads, 0, 1024),
+                      c.path("cache_dir", exp.cache_dir)})
+      if (!st.ok()) return st.error();
+  }
+
+  if (const YAML::Node run = root["run"]) {
+    s = check_keys(run, file, "run",
+                   {"task", "prompt", "prompts_file", "chat", "max_new_tokens", "sampling", "text_file"});
+    if (!s.ok()) return s.error();
+    Section r(run, file, "run");
+    RunOptions& o = exp.run;
+    for (Status st : {r.one_of("task", o.task, {"generate", "evaluate"}), r.string("prompt", o.prompt),
+                      r.path("prompts_file", o.prompts_file), r.boolean("chat", o.chat),
+                      r.integer("max_new_tokens", o.max_new_tokens, 1, exp.model.max_context),
+                      r.path("text_file", o.text_file)})
+      if (!st.ok()) return st.error();
+    if (run["prompt"] && run["prompts_file"])
+      return Error{fmt::format("{}: run: give prompt or prompts_file, not both", yaml_where(file, run["prompts_file"]))};
+    if (const YAML::Node sampling = run["sampling"]) {
+      s = check_keys(sampling, file, "run.sampling",
+                     {"strategy", "temperature", "top_k", "top_p", "repetition_penalty", "seed"});
+      if (!s.ok()) return s.error();
+      Section sm(sampling, file, "run.sampling");
+      SamplingOptions& so = o.sampling;
+      for (Status st : {sm.one_of("strategy", so.strategy, {"greedy", "sample"}),
+                        sm.number("temperature", so.temperature, 0, 100, /*lo_open=*/true),
+                        sm.integer("top_k", so.top_k, 0, exp.model.vocab), sm.number("top_p", so.top_p, 0, 1, true),
+                        sm.number("repetition_penalty", so.repetition_penalty, 0, 100, true),
+                        sm.integer("seed", so.seed, 0, INT64_MAX)})
+        if (!st.ok()) return st.error();
     }
-    if (const YAML::Node t = compile["threads"]) {
-      int64_t n = -1;
-      try {
-        n = t.IsScalar() ? t.as<int64_t>() : -1;
-      } catch (const YAML::Exception&) {
-      }
-      if (n < 0 || n > 1024)
-        return Error{fmt::format("{}: compile.threads: expected an integer from 0 (all cores) to 1024, got '{}'",
-                                 yaml_where(file, t), t.IsScalar() ? t.Scalar() : "a non-scalar")};
-      exp.threads = static_cast<int>(n);
-    }
-    if (const YAML::Node c = compile["cache_dir"]) {
-      if (!c.IsScalar()) return Error{fmt::format("{}: compile.cache_dir: expected a path", yaml_where(file, c))};
-      Expected<std::string> dir = expand_variables(c.Scalar());
-      if (!dir.ok()) return Error{fmt::format("{}: compile.cache_dir: {}", yaml_where(file, c), dir.error().message)};
-      exp.cache_dir = *dir;
-    }
+    if (o.task == "evaluate" && o.text_file.empty())
+      return Error{fmt::format("{}: run.text_file: the evaluate task needs the text to score", yaml_where(file, run))};
   }
   return exp;
+}
+
+Expected<Experiment> load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) return Error{fmt::format("{}: cannot open the experiment file", path)};
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_experiment(text.str(), path, overrides);
 }
 
 std::string default_cache_dir() {
@@ -135,12 +292,5 @@ std::string default_cache_dir() {
   return "";
 }
 
-Expected<Experiment> load_experiment(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Error{fmt::format("{}: cannot open the experiment file", path)};
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_experiment(text.str(), path);
-}
 
 }  // namespace graphc

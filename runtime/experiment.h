@@ -1,20 +1,32 @@
-// An experiment file (YAML): the model, its weights and how to compile it.
-// Every key is checked; an unknown key, a wrong type or a bad value is one
-// error naming file:line:column, the key and what is allowed.
+// An experiment file (YAML): the model, its weights, how to compile it and
+// what to run. Every key is checked; an unknown key, a wrong type or a value
+// out of range is one error naming file:line:column, the key and what is
+// allowed. docs/experiments.md documents the schema.
 //
 //   model:
 //     preset: gemma3-270m          # or explicit dims (graphs/gemma3_config.h)
 //     weights: ${GRAPHC_MODELS_DIR}/gemma-3-270m-Q4_K_M.gguf
+//     tokenizer: path/to/tokenizer.model   # optional: a GGUF carries its own
 //   compile:
 //     passes: default              # a pipeline string or a YAML list
 //     dtype: stored                # weights: stored (the checkpoint's formats) or f32
 //     threads: 0                   # 0: all cores
 //     cache_dir: ${HOME}/.cache/graphc   # the JIT's object cache ('' for none)
+//   run:
+//     task: generate               # generate or evaluate
+//     prompt: "The capital of France is"   # or prompts_file: one prompt per line
+//     chat: false                  # wrap prompts in Gemma's chat template
+//     max_new_tokens: 64
+//     sampling: {strategy: greedy, temperature: 1.0, top_k: 0, top_p: 1.0,
+//                repetition_penalty: 1.0, seed: 0}
+//     text_file: corpus.txt        # evaluate: the text to score
 //
-// The run section (generate, evaluate, train) joins as the tools learn it.
+// Overrides from the command line (`--set run.max_new_tokens=32`) replace or
+// add one scalar each before validation, so they are checked like the file.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "graphs/gemma3_config.h"
 #include "ir/status.h"
@@ -24,6 +36,25 @@ namespace graphc {
 // $XDG_CACHE_HOME/graphc, else $HOME/.cache/graphc, else empty (no cache).
 std::string default_cache_dir();
 
+struct SamplingOptions {
+  std::string strategy = "greedy";  // greedy or sample
+  double temperature = 1.0;         // sample: logits are divided by it
+  int64_t top_k = 0;                // sample: keep the k most likely tokens (0: all)
+  double top_p = 1.0;               // sample: keep the smallest set with this much probability
+  double repetition_penalty = 1.0;  // > 1 makes tokens already produced less likely
+  uint64_t seed = 0;
+};
+
+struct RunOptions {
+  std::string task = "generate";  // generate or evaluate
+  std::string prompt;             // generate: one prompt ...
+  std::string prompts_file;       // ... or a file with one prompt per line
+  bool chat = false;
+  int64_t max_new_tokens = 64;
+  SamplingOptions sampling;
+  std::string text_file;  // evaluate: the text whose perplexity is measured
+};
+
 struct Experiment {
   std::string file;
   Gemma3Config model;
@@ -32,10 +63,14 @@ struct Experiment {
   std::string weights_dtype = "stored";  // "stored" or "f32"
   int threads = 0;                       // 0: all cores
   std::string cache_dir = default_cache_dir();
+  std::string tokenizer;  // empty: the checkpoint's own
+  RunOptions run;
 };
 
-Expected<Experiment> load_experiment(const std::string& path);
-Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::string& file);
+// `overrides` are `key.path=value` assignments applied before validation.
+Expected<Experiment> load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
+Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::string& file,
+                                      const std::vector<std::string>& overrides = {});
 
 // Replaces ${VAR} with the environment variable's value; ${VAR:-default}
 // when it is unset or empty. An unset variable without a default is an error.

@@ -26,6 +26,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }  // namespace
 
 std::string yaml_where(const std::string& file, const YAML::Node& node) {
+  // A node without a position was set from the command line.
+  if (node.Mark().is_null()) return fmt::format("{} (--set)", file);
   return fmt::format("{}:{}:{}", file, node.Mark().line + 1, node.Mark().column + 1);
 }
 

@@ -40,10 +40,67 @@ TEST(Experiment, CompileOptionsForTheJit) {
   EXPECT_EQ(exp->cache_dir, "/tmp/c");
   auto dtype = parse_experiment("model: {preset: gemma3-270m}\ncompile: {dtype: q4}\n", "e.yaml");
   ASSERT_FALSE(dtype.ok());
-  EXPECT_THAT(dtype.error().message, StartsWith("e.yaml:2:18: compile.dtype: expected f32"));
+  EXPECT_THAT(dtype.error().message, StartsWith("e.yaml:2:18: compile.dtype: expected one of stored, f32, got 'q4'"));
   auto threads = parse_experiment("model: {preset: gemma3-270m}\ncompile: {threads: -1}\n", "e.yaml");
   ASSERT_FALSE(threads.ok());
   EXPECT_THAT(threads.error().message, StartsWith("e.yaml:2:20: compile.threads: expected an integer from 0"));
+}
+
+TEST(Experiment, RunSectionForGeneration) {
+  auto exp = parse_experiment(R"(model: {preset: gemma3-270m}
+run:
+  task: generate
+  prompt: "Once upon a time"
+  chat: true
+  max_new_tokens: 32
+  sampling: {strategy: sample, temperature: 0.7, top_k: 40, top_p: 0.9, repetition_penalty: 1.1, seed: 7}
+)",
+                              "e.yaml");
+  ASSERT_TRUE(exp.ok()) << exp.error().message;
+  EXPECT_EQ(exp->run.prompt, "Once upon a time");
+  EXPECT_TRUE(exp->run.chat);
+  EXPECT_EQ(exp->run.max_new_tokens, 32);
+  EXPECT_EQ(exp->run.sampling.strategy, "sample");
+  EXPECT_DOUBLE_EQ(exp->run.sampling.temperature, 0.7);
+  EXPECT_EQ(exp->run.sampling.top_k, 40);
+  EXPECT_DOUBLE_EQ(exp->run.sampling.top_p, 0.9);
+  EXPECT_EQ(exp->run.sampling.seed, 7u);
+}
+
+TEST(Experiment, RunValuesOutOfRangeAreErrors) {
+  auto bad = [](const std::string& run) {
+    auto e = parse_experiment("model: {preset: gemma3-270m}\nrun:\n" + run, "e.yaml");
+    return e.ok() ? std::string("accepted") : e.error().message;
+  };
+  EXPECT_EQ(bad("  sampling: {top_p: 1.5}\n"),
+            "e.yaml:3:21: run.sampling.top_p: expected a number in (0, 1], got '1.5'");
+  EXPECT_EQ(bad("  sampling: {temperature: 0}\n"),
+            "e.yaml:3:27: run.sampling.temperature: expected a number in (0, 100], got '0'");
+  EXPECT_EQ(bad("  max_new_tokens: 0\n"), "e.yaml:3:19: run.max_new_tokens: expected an integer from 1 to 4096, got '0'");
+  EXPECT_EQ(bad("  task: train\n"), "e.yaml:3:9: run.task: expected one of generate, evaluate, got 'train'");
+  EXPECT_EQ(bad("  sampling: {stratgy: greedy}\n"),
+            "e.yaml:3:14: unknown key 'run.sampling.stratgy' (did you mean 'strategy'?) (allowed: strategy, "
+            "temperature, top_k, top_p, repetition_penalty, seed)");
+  EXPECT_THAT(bad("  prompt: a\n  prompts_file: b.txt\n"), HasSubstr("run: give prompt or prompts_file, not both"));
+  EXPECT_THAT(bad("  task: evaluate\n"), HasSubstr("run.text_file: the evaluate task needs the text to score"));
+}
+
+TEST(Experiment, CommandLineOverridesAreValidatedLikeTheFile) {
+  auto exp = parse_experiment("model: {preset: gemma3-270m}\nrun: {prompt: a}\n", "e.yaml",
+                              {"run.prompt=Hello there", "run.sampling.seed=42", "compile.threads=1"});
+  ASSERT_TRUE(exp.ok()) << exp.error().message;
+  EXPECT_EQ(exp->run.prompt, "Hello there");
+  EXPECT_EQ(exp->run.sampling.seed, 42u);
+  EXPECT_EQ(exp->threads, 1);
+  auto bad = parse_experiment("model: {preset: gemma3-270m}\n", "e.yaml", {"run.max_new_tokens=lots"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "e.yaml (--set): run.max_new_tokens: expected an integer from 1 to 4096, got 'lots'");
+  auto unknown = parse_experiment("model: {preset: gemma3-270m}\n", "e.yaml", {"run.promt=x"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.error().message, HasSubstr("unknown key 'run.promt' (did you mean 'prompt'?)"));
+  auto malformed = parse_experiment("model: {preset: gemma3-270m}\n", "e.yaml", {"run.prompt"});
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.error().message, "--set run.prompt: expected key.path=value");
 }
 
 TEST(Experiment, VariablesExpandWithDefaults) {
@@ -59,7 +116,7 @@ TEST(Experiment, VariablesExpandWithDefaults) {
 TEST(Experiment, ErrorsNameFileLineColumnAndKey) {
   auto top = parse_experiment("model: {preset: gemma3-270m}\ncompil: {passes: cse}\n", "e.yaml");
   ASSERT_FALSE(top.ok());
-  EXPECT_EQ(top.error().message, "e.yaml:2:1: unknown key 'compil' (did you mean 'compile'?) (allowed: model, compile)");
+  EXPECT_EQ(top.error().message, "e.yaml:2:1: unknown key 'compil' (did you mean 'compile'?) (allowed: model, compile, run)");
   auto nested = parse_experiment("model: {preset: gemma3-270m}\ncompile:\n  pases: cse\n", "e.yaml");
   ASSERT_FALSE(nested.ok());
   EXPECT_THAT(nested.error().message, StartsWith("e.yaml:3:3: unknown key 'compile.pases' (did you mean 'passes'?)"));
