@@ -25,6 +25,7 @@ const OpRegistry& OpRegistry::instance() {
     register_control_flow_ops(r);
     register_global_ops(r);
     register_fused_ops(r);
+    register_host_io_ops(r);
     return r;
   }();
   return registry;

@@ -74,6 +74,7 @@ void register_generator_ops(OpRegistry& r);
 void register_control_flow_ops(OpRegistry& r);
 void register_global_ops(OpRegistry& r);
 void register_fused_ops(OpRegistry& r);
+void register_host_io_ops(OpRegistry& r);
 
 // Checks an op against its definition's signature: operand count, attribute
 // names and kinds, required attributes, region count. Returns what is wrong,

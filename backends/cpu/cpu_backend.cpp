@@ -61,7 +61,7 @@ struct Region;
 struct Program;
 
 struct Step {
-  enum class Kind { Launch, StateSet, Loop, If, Call };
+  enum class Kind { Launch, StateSet, Loop, If, Call, Emit };
   Kind kind = Kind::Launch;
   const Op* op = nullptr;
   int kernel = -1;                // Launch: index into Program::sources / fns
@@ -69,7 +69,7 @@ struct Step {
   KernelLaunch launch;            // Launch: filled when the program is bound
   std::vector<Region*> regions;  // Loop (1) / If (2)
   Program* callee = nullptr;      // Call
-  std::string state;                     // StateSet
+  std::string state;                     // StateSet; Emit: the channel
 };
 
 struct Region {
@@ -122,6 +122,7 @@ class CpuBackend::Impl {
   std::unique_ptr<JitEngine> jit_;
   std::map<std::string, WeightData> weights_;
   WeightProvider provider_;
+  EmitHandler emit_handler_;
   std::map<std::string, Buffer> state_;
   std::map<std::string, std::unique_ptr<Program>> programs_;
   std::map<std::string, int> kernel_of_key_;  // dedupe across a compile
@@ -281,6 +282,15 @@ class CpuBackend::Impl {
         st.state = op.attr("name").as_symbol();
         st.slots = {slot_of.at(op.operand(0))};
         impl.state_buffer(st.state);
+        region.steps.push_back(std::move(st));
+        return {};
+      }
+      if (name == "emit") {
+        Step st;
+        st.kind = Step::Kind::Emit;
+        st.op = &op;
+        st.state = op.attr_string("channel");
+        st.slots = {slot_of.at(op.operand(0)), arena_slot(op.result(0))};
         region.steps.push_back(std::move(st));
         return {};
       }
@@ -469,6 +479,12 @@ class CpuBackend::Impl {
       const int n_in = st.op->num_operands();
       switch (st.kind) {
         case Step::Kind::StateSet: pending.emplace_back(st.state, st.slots[0]); break;
+        case Step::Kind::Emit: {
+          const SlotInfo& v = p.slots[st.slots[0]];
+          const bool answer = emit_handler_ && emit_handler_(st.state, from_native(v.dtype, v.shape, v.ptr));
+          *static_cast<uint8_t*>(p.slots[st.slots[1]].ptr) = answer ? 1 : 0;
+          break;
+        }
         case Step::Kind::If: {
           const bool cond = *static_cast<const uint8_t*>(p.slots[st.slots[0]].ptr) != 0;
           Region& body = *st.regions[cond ? 0 : 1];
@@ -594,6 +610,7 @@ CpuBackend::~CpuBackend() = default;
 void CpuBackend::set_weight(const std::string& name, const HostTensor& value) { impl_->set_weight(name, value); }
 void CpuBackend::set_weight_data(const std::string& name, WeightData data) { impl_->weights_[name] = std::move(data); }
 void CpuBackend::set_weight_provider(WeightProvider provider) { impl_->provider_ = std::move(provider); }
+void CpuBackend::set_emit_handler(EmitHandler handler) { impl_->emit_handler_ = std::move(handler); }
 
 void CpuBackend::set_state(const std::string& name, const HostTensor& value) {
   Buffer& b = impl_->state_buffer(name);

@@ -67,6 +67,11 @@ class CpuBackend {
   // Asked for each weight the first time a compiled program needs it.
   void set_weight_provider(WeightProvider provider);
 
+  // Receives what `emit` ops hand out, in program order; its answer is the
+  // op's result (the same contract as the reference interpreter's).
+  using EmitHandler = std::function<bool(const std::string& channel, const HostTensor& value)>;
+  void set_emit_handler(EmitHandler handler);
+
   // State globals start as zeros of their declared type.
   void set_state(const std::string& name, const HostTensor& value);
   HostTensor state(const std::string& name);

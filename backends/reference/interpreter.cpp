@@ -72,6 +72,9 @@ class ReferenceInterpreter::Call : public ReferenceContext {
     return initial;
   }
   void set_state(const std::string& name, TensorPtr value) override { pending_state_[name] = std::move(value); }
+  bool emit(const std::string& channel, const TensorPtr& value) override {
+    return interp_.emit_handler_ && interp_.emit_handler_(channel, *value);
+  }
 
  private:
   void bind_params(const std::vector<TensorPtr>& args) {

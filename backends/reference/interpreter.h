@@ -23,6 +23,11 @@ class ReferenceInterpreter {
   void set_weight(const std::string& name, HostTensor value);
   void set_weight_loader(WeightLoader loader) { loader_ = std::move(loader); }
 
+  // Receives what `emit` ops hand out, in program order; its answer is the
+  // op's result.
+  using EmitHandler = std::function<bool(const std::string& channel, const HostTensor& value)>;
+  void set_emit_handler(EmitHandler handler) { emit_handler_ = std::move(handler); }
+
   // State globals start as zeros of their declared type.
   void set_state(const std::string& name, HostTensor value);
   const HostTensor& state(const std::string& name);
@@ -43,6 +48,7 @@ class ReferenceInterpreter {
   std::map<std::string, TensorPtr> state_;
   std::vector<std::string> computing_;  // derived weights whose initializer is running
   WeightLoader loader_;
+  EmitHandler emit_handler_;
 };
 
 }  // namespace graphc

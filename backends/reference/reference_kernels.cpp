@@ -15,6 +15,7 @@ const ReferenceKernels& ReferenceKernels::instance() {
     register_control_flow_kernels(k);
     register_global_kernels(k);
     register_fused_kernels(k);
+    register_host_io_kernels(k);
     return k;
   }();
   return kernels;

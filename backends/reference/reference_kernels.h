@@ -44,6 +44,9 @@ class ReferenceContext {
   virtual TensorPtr state_at_entry(const std::string& name) = 0;
   // Becomes the state's value when the current function call returns.
   virtual void set_state(const std::string& name, TensorPtr value) = 0;
+  // Hands a value to the host (the `emit` op); returns the host's answer.
+  // Without a host listening, the answer is false.
+  virtual bool emit(const std::string& channel, const TensorPtr& value) { return false; }
 };
 
 using Inputs = std::vector<TensorPtr>;
@@ -67,6 +70,7 @@ void register_generator_kernels(ReferenceKernels& k);
 void register_control_flow_kernels(ReferenceKernels& k);
 void register_global_kernels(ReferenceKernels& k);
 void register_fused_kernels(ReferenceKernels& k);
+void register_host_io_kernels(ReferenceKernels& k);
 
 // Shared helpers for kernels.
 // Index of the element of `in` (of shape in_shape) that broadcasts to the

@@ -142,6 +142,34 @@ func @f(%x: f32[6], %n: i64[]) -> (f32[2,3], f32[], i64[], i64[]) {
   EXPECT_TRUE(jit_matches_reference({text, "f", {x, n}}));
 }
 
+TEST(JitRuntime, EmitStreamsToTheHostAndTheAnswerEndsTheLoop) {
+  const std::string text = R"(module @t
+func @f(%n: i64[]) -> (i64[]) {
+  %zero = constant {dtype = i64, shape = [], value = 0} : i64[]
+  %r = loop %n, %zero {has_exit = true} : i64[] {
+  ^(%i: i64[], %acc: i64[]):
+    %stop = emit %i {channel = "counter"} : bool[]
+    %next = add %acc, %i : i64[]
+    yield %stop, %next
+  }
+  return %r
+}
+)";
+  auto m = parse_module(text);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  CpuBackend b(**m);
+  std::vector<int64_t> seen;
+  b.set_emit_handler([&](const std::string& channel, const HostTensor& v) {
+    EXPECT_EQ(channel, "counter");
+    seen.push_back(v.get_int(0));
+    return v.get_int(0) == 3;
+  });
+  auto r = b.run("f", {HostTensor::scalar(DType::i64, 100)});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ((*r)[0].get_int(0), 6);
+}
+
 TEST(JitRuntime, ResultsDoNotDependOnTheThreadCount) {
   const std::string text = unary_module("exp", "f32[64,300]");
   HostTensor x = random_tensor(DType::f32, {64, 300}, 9);

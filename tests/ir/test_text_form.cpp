@@ -204,6 +204,11 @@ const std::map<std::string, OpCase>& op_cases() {
       b.ret({b.weight("layers.0.wq")});
     };
     for (const char* k : {"weight", "state_get", "state_set"}) c[k] = globals;
+    c["emit"] = [](Module& m) {
+      Builder b = Builder::function(m, "f");
+      Val x = b.param(i32({}), "token");
+      b.ret({b.op1("emit", {x}, {{"channel", "token"}})});
+    };
     c["rms_norm"] = [](Module& m) {
       Builder b = Builder::function(m, "f");
       Val x = b.param(f32({sym("seq"), 8}), "x");

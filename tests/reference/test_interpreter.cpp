@@ -5,6 +5,7 @@
 
 #include "backends/reference/interpreter.h"
 #include "ir/builder.h"
+#include "ir/parser.h"
 #include "ir/verifier.h"
 
 namespace graphc {
@@ -92,6 +93,41 @@ TEST(Interpreter, LoopExitsEarlyAfterTheIterationThatSetsTheCondition) {
   out = run_ok(interp, "running_sum", {HostTensor::scalar(DType::i64, 0)});
   EXPECT_EQ(out[0].get(0), 0.0);
   EXPECT_EQ(out[1].get_int(0), 0);
+}
+
+// A loop that emits its counter and stops when the host answers true.
+const char* kEmitUntilTheHostSaysStop = R"(module @t
+func @f(%n: i64[]) -> (i64[]) {
+  %zero = constant {dtype = i64, shape = [], value = 0} : i64[]
+  %r = loop %n, %zero {has_exit = true} : i64[] {
+  ^(%i: i64[], %acc: i64[]):
+    %stop = emit %i {channel = "counter"} : bool[]
+    %next = add %acc, %i : i64[]
+    yield %stop, %next
+  }
+  return %r
+}
+)";
+
+TEST(Interpreter, EmitHandsValuesToTheHostAndReturnsItsAnswer) {
+  auto m = parse_module(kEmitUntilTheHostSaysStop);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ReferenceInterpreter interp(**m);
+  std::vector<int64_t> seen;
+  interp.set_emit_handler([&](const std::string& channel, const HostTensor& v) {
+    EXPECT_EQ(channel, "counter");
+    seen.push_back(v.get_int(0));
+    return v.get_int(0) == 3;
+  });
+  auto r = interp.run("f", {HostTensor::scalar(DType::i64, 100)});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ((*r)[0].get_int(0), 0 + 1 + 2 + 3);
+  // Nobody listening: the answer is false and the loop runs to its count.
+  ReferenceInterpreter quiet(**m);
+  auto all = quiet.run("f", {HostTensor::scalar(DType::i64, 10)});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ((*all)[0].get_int(0), 45);
 }
 
 TEST(Interpreter, IfRunsOneBranchAndCapturesOuterValues) {
