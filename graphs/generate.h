@@ -1,0 +1,33 @@
+// Text generation as IR: adds to a Gemma-3 module (graphs/gemma3.h)
+//
+//   generate(prompt: i32[seq], seed: i64[]) -> (tokens: i32[N], count: i32[])
+//
+// which runs prefill on the prompt, then a loop of at most N steps: choose a
+// token (graphs/sampling.h), write it to `tokens`, hand it to the host
+// (`emit` on channel "token", so it streams out as it is produced; the host's
+// answer true means "stop", e.g. for a stop string), and stop on a stop token
+// (end of sequence, end of turn) or the host's answer; otherwise decode_step
+// on the token. `count` is how many tokens were produced before any stop
+// token; tokens past the stop are 0.
+#pragma once
+
+#include <vector>
+
+#include "graphs/gemma3_config.h"
+#include "graphs/sampling.h"
+#include "ir/module.h"
+
+namespace graphc {
+
+struct GenerateConfig {
+  int64_t max_new_tokens = 64;       // N
+  SamplingConfig sampling;
+  std::vector<int32_t> stop_tokens;  // e.g. <eos> = 1 and <end_of_turn> = 106 for Gemma
+};
+
+// Adds @generate to `module`, which must hold @prefill and @decode_step for
+// `config`. An error names what is out of range (prompt + N must fit the
+// model's max_context, which the caller checks per prompt).
+Status add_generate(Module& module, const Gemma3Config& config, const GenerateConfig& generate);
+
+}  // namespace graphc
