@@ -248,15 +248,29 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
 
   if (const YAML::Node run = root["run"]) {
     s = check_keys(run, file, "run",
-                   {"task", "prompt", "prompts_file", "chat", "max_new_tokens", "sampling", "text_file"});
+                   {"task", "prompt", "prompts_file", "chat", "max_new_tokens", "stop", "sampling", "text_file",
+                    "window"});
     if (!s.ok()) return s.error();
     Section r(run, file, "run");
     RunOptions& o = exp.run;
     for (Status st : {r.one_of("task", o.task, {"generate", "evaluate"}), r.string("prompt", o.prompt),
                       r.path("prompts_file", o.prompts_file), r.boolean("chat", o.chat),
                       r.integer("max_new_tokens", o.max_new_tokens, 1, exp.model.max_context),
-                      r.path("text_file", o.text_file)})
+                      r.path("text_file", o.text_file), r.integer("window", o.window, 2, exp.model.max_context)})
       if (!st.ok()) return st.error();
+    if (const YAML::Node stop = run["stop"]) {
+      if (stop.IsScalar()) {
+        o.stop.push_back(stop.Scalar());
+      } else if (stop.IsSequence()) {
+        for (const YAML::Node& item : stop) {
+          if (!item.IsScalar() || item.Scalar().empty())
+            return Error{fmt::format("{}: run.stop: each stop string must be a non-empty string", yaml_where(file, item))};
+          o.stop.push_back(item.Scalar());
+        }
+      } else {
+        return Error{fmt::format("{}: run.stop: expected a string or a list of strings", yaml_where(file, stop))};
+      }
+    }
     if (run["prompt"] && run["prompts_file"])
       return Error{fmt::format("{}: run: give prompt or prompts_file, not both", yaml_where(file, run["prompts_file"]))};
     if (const YAML::Node sampling = run["sampling"]) {

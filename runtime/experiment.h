@@ -17,9 +17,11 @@
 //     prompt: "The capital of France is"   # or prompts_file: one prompt per line
 //     chat: false                  # wrap prompts in Gemma's chat template
 //     max_new_tokens: 64
+//     stop: ["\n\n"]               # stop strings
 //     sampling: {strategy: greedy, temperature: 1.0, top_k: 0, top_p: 1.0,
 //                repetition_penalty: 1.0, seed: 0}
 //     text_file: corpus.txt        # evaluate: the text to score
+//     window: 512                  # evaluate: tokens per window (default max_context)
 //
 // Overrides from the command line (`--set run.max_new_tokens=32`) replace or
 // add one scalar each before validation, so they are checked like the file.
@@ -51,8 +53,10 @@ struct RunOptions {
   std::string prompts_file;       // ... or a file with one prompt per line
   bool chat = false;
   int64_t max_new_tokens = 64;
+  std::vector<std::string> stop;  // generation also stops when one of these appears in the text
   SamplingOptions sampling;
   std::string text_file;  // evaluate: the text whose perplexity is measured
+  int64_t window = 0;     // evaluate: tokens per window (0: the model's max_context)
 };
 
 struct Experiment {

@@ -1,27 +1,40 @@
-// graph-run: runs a function of a program. Today it runs IR text (or the
-// built-in demo block) on the reference interpreter; the JIT backend and YAML
-// experiments join here as they land.
+// graph-run: runs a program. An experiment (.yaml) runs its task (generate
+// or evaluate) on Gemma-3, compiled by the JIT; `--gguf` is the same with the
+// experiment given by flags; an IR file (or the built-in demo block) runs one
+// function.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
+#include "backends/cpu/cpu_backend.h"
 #include "backends/reference/interpreter.h"
-#include "graphs/gemma3.h"
 #include "graphs/transformer_block.h"
-#include "runtime/gemma3_checkpoint.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
+#include "tools/model_session.h"
 #include "tools/tool_support.h"
 
 namespace graphc::tools {
 namespace {
 
-// Seeded pseudo-random weights for every weight global, for programs run
-// without a checkpoint.
-void bind_random_weights(ReferenceInterpreter& interp, const Module& m, uint64_t seed) {
-  for (auto& [name, t] : demo_weights(m, seed)) interp.set_weight(name, std::move(t));
+int64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return int64_t(u.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+std::string human_bytes(int64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  double v = double(b);
+  int u = 0;
+  for (; v >= 1024 && u < 3; ++u) v /= 1024;
+  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
 int print_results(const std::vector<HostTensor>& results, int64_t max_elements) {
@@ -34,7 +47,7 @@ int run_demo(uint64_t seed, int64_t max_elements) {
   verify_module(*m).throw_if_error();
   fmt::print("{}\n", print_module(*m));
   ReferenceInterpreter interp(*m);
-  bind_random_weights(interp, *m, seed);
+  for (auto& [name, t] : demo_weights(*m, seed)) interp.set_weight(name, std::move(t));
   HostTensor x(DType::f32, {4, 16});
   for (int64_t i = 0; i < x.numel(); ++i) x.set(i, std::sin(0.37 * double(i)));
   fmt::print("running @forward on the reference interpreter with x = {}\n", x.str(4));
@@ -43,118 +56,177 @@ int run_demo(uint64_t seed, int64_t max_elements) {
   return print_results(*out, max_elements);
 }
 
-// Greedy generation with a real Gemma-3 checkpoint on the reference
-// interpreter: prefill the prompt, then decode_step token by token, printing
-// each piece as it comes.
-int run_gemma3(const std::string& weights, const std::string& preset, const std::string& prompt,
-               int max_new_tokens) {
-  using Clock = std::chrono::steady_clock;
-  fmt::print(stderr, "loading {}\n", weights);
-  Expected<Gemma3Checkpoint> opened = Gemma3Checkpoint::open(weights);
-  if (!opened.ok()) throw GraphcError(opened.error().message);
-  auto checkpoint = std::make_shared<const Gemma3Checkpoint>(std::move(opened).take());
-  if (!checkpoint->gguf()) throw GraphcError(weights + ": text generation needs a GGUF (it carries the tokenizer)");
-  Expected<Gemma3Config> config = config_from_gguf(*checkpoint->gguf(), preset);
-  if (!config.ok()) throw GraphcError(config.error().message);
-  Expected<Tokenizer> tokenizer = tokenizer_from_gguf(*checkpoint->gguf());
-  if (!tokenizer.ok()) throw GraphcError(tokenizer.error().message);
-  if (prompt.empty()) throw GraphcError("the prompt is empty");
-  std::vector<int32_t> ids = tokenizer->encode(prompt, /*add_bos=*/true);
-  config->max_context = std::min<int64_t>(config->max_context, int64_t(ids.size()) + max_new_tokens);
-  std::unique_ptr<Module> module = build_gemma3(*config);
-  Expected<Gemma3WeightLoader> loader = gemma3_weight_loader(checkpoint, *module);
-  if (!loader.ok()) throw GraphcError(loader.error().message);
-  ReferenceInterpreter interp(*module);
-  interp.set_weight_loader(*loader);
-
-  auto argmax_of_row = [&](const HostTensor& logits, int64_t row) {
-    const int64_t V = config->vocab;
-    int64_t best = 0;
-    for (int64_t v = 1; v < V; ++v)
-      if (logits.get(row * V + v) > logits.get(row * V + best)) best = v;
-    return static_cast<int32_t>(best);
-  };
-  const auto start = Clock::now();
-  fmt::print(stderr, "prefill of {} tokens on the reference interpreter (slow: plain C++, the oracle)\n", ids.size());
-  std::vector<int64_t> ids64(ids.begin(), ids.end());
-  auto prefill = interp.run("prefill", {HostTensor::from_ints(DType::i32, {int64_t(ids.size())}, ids64)});
-  if (!prefill.ok()) throw GraphcError(prefill.error().message);
-  const auto prefilled = Clock::now();
-  int32_t next = argmax_of_row((*prefill)[0], int64_t(ids.size()) - 1);
-  fmt::print("{}", prompt);
-  // Decoding the whole continuation each time keeps the spaces SentencePiece
-  // attaches to pieces; print what is new.
-  std::vector<int32_t> continuation;
-  size_t printed = 0;
-  int generated = 0;
-  for (; generated < max_new_tokens && !tokenizer->is_end_of_generation(next); ++generated) {
-    continuation.push_back(next);
-    const std::string text = tokenizer->decode(continuation);
-    if (text.size() > printed) fmt::print("{}", text.substr(printed));
-    printed = std::max(printed, text.size());
-    std::fflush(stdout);
-    if (generated + 1 == max_new_tokens) {
-      ++generated;
-      break;
-    }
-    auto out = interp.run("decode_step", {HostTensor::scalar(DType::i32, next),
-                                          HostTensor::scalar(DType::i32, double(ids.size() + generated))});
-    if (!out.ok()) throw GraphcError(out.error().message);
-    next = argmax_of_row((*out)[0], 0);
+std::vector<std::string> read_prompts(const Experiment& exp) {
+  if (exp.run.prompts_file.empty()) {
+    if (exp.run.prompt.empty()) throw GraphcError(exp.file + ": run.prompt: the prompt is empty (give run.prompt or run.prompts_file)");
+    return {exp.run.prompt};
   }
-  const auto done = Clock::now();
-  const double prefill_s = std::chrono::duration<double>(prefilled - start).count();
-  const double decode_s = std::chrono::duration<double>(done - prefilled).count();
-  fmt::print("\n\nprompt {} tokens, generated {} (greedy); prefill {:.1f} tokens/s, decode {:.2f} tokens/s "
-             "(reference interpreter)\n",
-             ids.size(), generated, ids.size() / prefill_s, generated / std::max(decode_s, 1e-9));
+  std::ifstream in(exp.run.prompts_file);
+  if (!in) throw GraphcError(exp.run.prompts_file + ": cannot read the prompts file (run.prompts_file)");
+  std::vector<std::string> prompts;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) prompts.push_back(line);
+  if (prompts.empty()) throw GraphcError(exp.run.prompts_file + ": the prompts file has no prompt (one per line)");
+  return prompts;
+}
+
+int run_generate(ModelSession& session, const Experiment& exp, bool json) {
+  const std::vector<std::string> prompts = read_prompts(exp);
+  // Every prompt is checked before any work, so a bad one fails fast.
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto ids = session.encode_prompt(prompts[i]);
+    if (!ids.ok())
+      throw GraphcError(fmt::format("{}: prompt {}: {}", exp.run.prompts_file.empty() ? exp.file : exp.run.prompts_file,
+                                    i + 1, ids.error().message));
+  }
+  nlohmann::json texts = nlohmann::json::array();
+  int64_t prompt_tokens = 0, generated = 0;
+  double prefill_s = 0, decode_s = 0;
+  int64_t decode_tokens = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    if (prompts.size() > 1) fmt::print("--- prompt {} of {}\n", i + 1, prompts.size());
+    fmt::print("{}", prompts[i]);
+    std::fflush(stdout);
+    size_t printed = 0;
+    auto r = session.generate(prompts[i], exp.run.sampling.seed + i, [&](const std::string& text) {
+      if (text.size() > printed) fmt::print("{}", text.substr(printed));
+      printed = std::max(printed, text.size());
+      std::fflush(stdout);
+    });
+    if (!r.ok()) throw GraphcError(r.error().message);
+    fmt::print("\n");
+    texts.push_back(r->text);
+    prompt_tokens += r->prompt_tokens;
+    generated += int64_t(r->tokens.size());
+    prefill_s += r->prefill_seconds;
+    decode_s += r->decode_seconds;
+    decode_tokens += std::max<int64_t>(int64_t(r->tokens.size()) - 1, 0);
+  }
+  const double prefill_tps = prefill_s > 0 ? prompt_tokens / prefill_s : 0;
+  const double decode_tps = decode_s > 0 ? decode_tokens / decode_s : 0;
+  fmt::print("\nprompt {} tokens, generated {} ({}); prefill {:.1f} tokens/s, decode {:.1f} tokens/s; "
+             "peak memory {}, arena {} ({})\n",
+             prompt_tokens, generated, exp.run.sampling.strategy, prefill_tps, decode_tps, human_bytes(peak_rss_bytes()),
+             human_bytes(session.arena_bytes()), session.backend_name());
+  if (json) {
+    nlohmann::json j{{"task", "generate"},
+                     {"backend", session.backend_name()},
+                     {"prompt_tokens", prompt_tokens},
+                     {"tokens", generated},
+                     {"prefill_tokens_per_s", prefill_tps},
+                     {"decode_tokens_per_s", decode_tps},
+                     {"peak_rss_bytes", peak_rss_bytes()},
+                     {"arena_bytes", session.arena_bytes()}};
+    if (texts.size() == 1) j["text"] = texts[0];
+    else j["texts"] = texts;
+    fmt::print("{}\n", j.dump());
+  }
   return 0;
 }
 
+int run_evaluate(ModelSession& session, const Experiment& exp, bool json) {
+  std::ifstream in(exp.run.text_file, std::ios::binary);
+  if (!in) throw GraphcError(exp.run.text_file + ": cannot read the text to evaluate (run.text_file)");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto start = std::chrono::steady_clock::now();
+  auto r = session.evaluate(text.str());
+  if (!r.ok()) throw GraphcError(exp.run.text_file + ": " + r.error().message);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("{}: {} tokens ({} bytes) in {} windows: perplexity {:.3f}, {:.4f} bits per byte; {:.1f} tokens/s; "
+             "peak memory {}, arena {} ({})\n",
+             exp.run.text_file, r->tokens, r->bytes, r->windows, r->perplexity(), r->bits_per_byte(), r->tokens / s,
+             human_bytes(peak_rss_bytes()), human_bytes(session.arena_bytes()), session.backend_name());
+  if (json) {
+    nlohmann::json j{{"task", "evaluate"},          {"backend", session.backend_name()},
+                     {"tokens", r->tokens},         {"bytes", r->bytes},
+                     {"windows", r->windows},       {"perplexity", r->perplexity()},
+                     {"bits_per_byte", r->bits_per_byte()}, {"tokens_per_s", r->tokens / s},
+                     {"peak_rss_bytes", peak_rss_bytes()}, {"arena_bytes", session.arena_bytes()}};
+    fmt::print("{}\n", j.dump());
+  }
+  return 0;
+}
+
+int run_experiment(const Experiment& exp, const std::string& backend, bool json) {
+  auto session = ModelSession::open(exp, backend);
+  if (!session.ok()) throw GraphcError(session.error().message);
+  if (exp.run.task == "evaluate") return run_evaluate(**session, exp, json);
+  return run_generate(**session, exp, json);
+}
+
 int graph_run_main(int argc, char** argv) {
-  CLI::App app{"graph-run: runs a graphc program (an IR file, the built-in demo, or Gemma-3 from a GGUF) on the reference interpreter"};
+  CLI::App app{"graph-run: runs an experiment (.yaml), Gemma-3 from a GGUF (--gguf), an IR file or the demo"};
   app.set_version_flag("--version", std::string("graph-run ") + kVersion);
-  std::string input, function;
-  std::vector<std::string> args;
-  bool demo = false;
+  std::string input, function, backend = "jit";
+  std::vector<std::string> args, overrides;
+  bool demo = false, json = false, random_weights = false;
   uint64_t seed = 0;
-  bool random_weights = false;
   int64_t max_elements = 16;
-  app.add_option("input", input, "IR text file (.graph)");
+  app.add_option("input", input, "an experiment (.yaml) or an IR text file (.graph)");
+  app.add_option("--set", overrides, "override an experiment key: --set run.max_new_tokens=32 (repeatable)");
+  app.add_flag("--json", json, "end with one line of JSON: the task's results and statistics");
+  app.add_option("--backend", backend, "jit (compiled kernels) or reference (the interpreter)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"jit", "reference"}));
   app.add_flag("--demo", demo, "build the built-in one-layer transformer block, print its IR and run it");
-  app.add_option("-f,--function", function, "function to run (default: the first)");
-  app.add_option("-a,--arg", args, "an argument, e.g. f32[2,2]=1,2,3,4 or i64[]=10 (repeat, in order)");
-  app.add_flag("--random-weights", random_weights, "bind every weight to seeded pseudo-random values");
+  app.add_option("-f,--function", function, "IR file: the function to run (default: the first)");
+  app.add_option("-a,--arg", args, "IR file: an argument, e.g. f32[2,2]=1,2,3,4 or i64[]=10 (repeat, in order)");
+  app.add_flag("--random-weights", random_weights, "IR file: bind every weight to seeded pseudo-random values");
   app.add_option("--seed", seed, "seed for --random-weights and --demo");
-  app.add_option("--max-elements", max_elements, "print at most this many elements per result");
+  app.add_option("--max-elements", max_elements, "IR file: print at most this many elements per result");
   std::string gguf, preset = "gemma3-270m", prompt = "The capital of France is";
-  int max_new_tokens = 16;
-  app.add_option("--gguf", gguf, "a Gemma-3 GGUF checkpoint: generate text from --prompt");
+  int64_t max_new_tokens = 16;
+  app.add_option("--gguf", gguf, "a Gemma-3 GGUF checkpoint: generate text from --prompt (greedy)");
   app.add_option("--preset", preset, "the Gemma-3 size of --gguf")->capture_default_str();
   app.add_option("--prompt", prompt, "the prompt for --gguf")->capture_default_str();
   app.add_option("--max-new-tokens", max_new_tokens, "tokens to generate with --gguf")
       ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+      ->check(CLI::Range(int64_t(1), int64_t(4096)));
   CLI11_PARSE(app, argc, argv);
 
   if (demo) return run_demo(seed, max_elements);
-  if (!gguf.empty()) return run_gemma3(gguf, preset, prompt, max_new_tokens);
-  if (input.empty()) throw GraphcError("no input: give an IR file or --demo (see --help)");
+  if (!gguf.empty()) {
+    std::string yaml = fmt::format("model: {{preset: {}}}\nrun: {{max_new_tokens: {}}}\n", preset, max_new_tokens);
+    std::vector<std::string> all = {"model.weights=" + gguf, "run.prompt=" + prompt};
+    all.insert(all.end(), overrides.begin(), overrides.end());
+    auto exp = parse_experiment(yaml, "--gguf", all);
+    if (!exp.ok()) throw GraphcError(exp.error().message);
+    return run_experiment(*exp, backend, json);
+  }
+  if (input.empty()) throw GraphcError("no input: give an experiment (.yaml), --gguf, an IR file or --demo (see --help)");
+  if (input.ends_with(".yaml") || input.ends_with(".yml")) {
+    auto exp = load_experiment(input, overrides);
+    if (!exp.ok()) throw GraphcError(exp.error().message);
+    return run_experiment(*exp, backend, json);
+  }
 
   Expected<std::unique_ptr<Module>> m = load_module(input);
   if (!m.ok()) throw GraphcError(m.error().message);
   const Module& module = **m;
   if (module.functions().empty()) throw GraphcError(input + ": module has no functions");
   if (function.empty()) function = module.functions().front()->name();
-  ReferenceInterpreter interp(module);
-  if (random_weights) bind_random_weights(interp, module, seed);
   std::vector<HostTensor> inputs;
   for (const std::string& a : args) {
     Expected<HostTensor> t = parse_tensor_literal(a);
     if (!t.ok()) throw GraphcError(t.error().message);
     inputs.push_back(std::move(t).take());
   }
-  Expected<std::vector<HostTensor>> out = interp.run(function, inputs);
+  // IR files run on the reference interpreter unless --backend jit is given
+  // explicitly: it runs every op, the JIT the ops it has kernels for.
+  const bool jit = app.count("--backend") > 0 && backend == "jit";
+  Expected<std::vector<HostTensor>> out = Error{""};
+  if (jit) {
+    CpuBackend cpu(module);
+    if (random_weights)
+      for (auto& [name, t] : demo_weights(module, seed)) cpu.set_weight(name, t);
+    out = cpu.run(function, inputs);
+  } else {
+    ReferenceInterpreter interp(module);
+    if (random_weights)
+      for (auto& [name, t] : demo_weights(module, seed)) interp.set_weight(name, std::move(t));
+    out = interp.run(function, inputs);
+  }
   if (!out.ok()) throw GraphcError(input + ": " + out.error().message);
   return print_results(*out, max_elements);
 }

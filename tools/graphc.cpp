@@ -1,13 +1,20 @@
-// graphc: compiles a program. Today it reads IR text, verifies it and writes
-// the module to an artifact directory; the pass pipeline, the memory plan and
-// the JIT join here as they land.
+// graphc: compiles a program. IR text is read, verified and written to an
+// artifact directory; an experiment (.yaml) builds its model, runs its pass
+// pipeline and compiles every function to JIT kernels (through the object
+// cache), then prints what that produced and cost.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/gemma3_weights.h"
+#include "graphs/gemma3.h"
 #include "ir/op.h"
 #include "ir/printer.h"
+#include "passes/pass_manager.h"
+#include "runtime/experiment.h"
 #include "runtime/mapped_file.h"
 #include "tools/tool_support.h"
 
@@ -23,17 +30,83 @@ int op_count(const Block& b) {
   return n;
 }
 
+std::string human_bytes(int64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  double v = double(b);
+  int u = 0;
+  for (; v >= 1024 && u < 3; ++u) v /= 1024;
+  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+void write_artifact(const std::string& dir, const std::string& file, const std::string& text) {
+  std::filesystem::create_directories(dir);
+  const std::string path = (std::filesystem::path(dir) / file).string();
+  write_file_atomically(path, text).throw_if_error();
+  fmt::print("graphc: wrote {}\n", path);
+}
+
+// An experiment: its model through its pipeline, every function compiled.
+int compile_experiment(const std::string& path, const std::string& output, int64_t seq) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  Expected<Experiment> exp = load_experiment(path);
+  if (!exp.ok()) throw GraphcError(exp.error().message);
+  if (exp->weights.empty()) throw GraphcError(path + ": model.weights: compiling needs the checkpoint (its formats pick the kernels)");
+  Expected<Gemma3Checkpoint> opened = Gemma3Checkpoint::open(exp->weights);
+  if (!opened.ok()) throw GraphcError(opened.error().message);
+  auto checkpoint = std::make_shared<const Gemma3Checkpoint>(std::move(opened).take());
+  std::unique_ptr<Module> module = build_gemma3(exp->model);
+  const int64_t ops_before = count_ops(*module);
+  const std::string pipeline = exp->passes == "default" ? default_pipeline() : exp->passes;
+  Expected<PipelineReport> report = run_pipeline(*module, pipeline);
+  if (!report.ok()) throw GraphcError(path + ": " + report.error().message);
+  int64_t fused = 0;
+  for (const PassRecord& r : report->passes)
+    if (auto it = r.stats.counters.find("ops fused"); it != r.stats.counters.end()) fused += it->second;
+  auto weight_stats = std::make_shared<WeightBindingStats>();
+  auto provider = gemma3_cpu_weights(checkpoint, *module, exp->weights_dtype == "f32" ? WeightFormat::f32
+                                                                                        : WeightFormat::stored,
+                                     weight_stats);
+  if (!provider.ok()) throw GraphcError(provider.error().message);
+  CpuBackend backend(*module, CpuBackendOptions{exp->threads, exp->cache_dir});
+  backend.set_weight_provider(*provider);
+  for (const auto& f : module->functions()) {
+    SymbolBindings b;
+    for (int i = 0; i < f->num_params(); ++i)
+      for (const Dim& d : f->param(i)->shape())
+        if (!d.is_static()) b[d.symbol] = seq;
+    if (Status s = backend.compile(f->name(), b); !s.ok()) throw GraphcError(path + ": " + s.error().message);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const CompileStats& st = backend.stats();
+  fmt::print("graphc: {}: {} functions, {} ops -> {} after {} passes ({} ops fused)\n", path,
+             module->functions().size(), ops_before, count_ops(*module), report->passes.size(), fused);
+  fmt::print("graphc: {} kernel launches, {} distinct kernels, JIT objects {} ({} from the cache), arena {}\n",
+             st.kernels, st.unique_kernels, st.cache_hits + st.cache_misses, st.cache_hits,
+             human_bytes(st.arena_bytes));
+  fmt::print("graphc: weights {} mapped in place, {} converted; compiled in {:.2f} s (JIT {:.2f} s){}\n",
+             human_bytes(weight_stats->mapped_bytes), human_bytes(weight_stats->copied_bytes), seconds, st.seconds,
+             exp->cache_dir.empty() ? ", no object cache" : ", object cache " + exp->cache_dir);
+  if (!output.empty()) write_artifact(output, "module.graph", print_module(*module));
+  return 0;
+}
+
 int graphc_main(int argc, char** argv) {
-  CLI::App app{"graphc: the graphc compiler (IR text in, verified artifact out)"};
+  CLI::App app{"graphc: the graphc compiler (IR text or an experiment in, compiled artifact out)"};
   app.set_version_flag("--version", std::string("graphc ") + kVersion);
   std::string input, output;
   bool print_ir = false;
   int64_t elide = 16;
-  app.add_option("input", input, "IR text file (.graph)")->required();
+  int64_t seq = 128;
+  app.add_option("input", input, "IR text file (.graph) or experiment (.yaml)")->required();
+  app.add_option("--seq", seq, "for an experiment: the sequence length functions with a symbolic one are compiled for")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   app.add_option("-o,--output", output, "artifact directory to write (module.graph)");
   app.add_flag("--print-ir", print_ir, "print the verified IR to stdout");
   app.add_option("--elide-constants", elide, "print at most this many elements of a constant (-1: all)");
   CLI11_PARSE(app, argc, argv);
+  if (input.ends_with(".yaml") || input.ends_with(".yml")) return compile_experiment(input, output, seq);
 
   Expected<std::unique_ptr<Module>> m = load_module(input);
   if (!m.ok()) throw GraphcError(m.error().message);
@@ -44,13 +117,7 @@ int graphc_main(int argc, char** argv) {
   for (const auto& f : module.functions()) ops += op_count(*f->body());
   fmt::print("graphc: {}: module @{}: {} functions, {} globals, {} ops, verified\n", input, module.name(),
              module.functions().size(), module.globals().size(), ops);
-  if (!output.empty()) {
-    std::filesystem::create_directories(output);
-    const std::string path = (std::filesystem::path(output) / "module.graph").string();
-    Status s = write_file_atomically(path, print_module(module));
-    s.throw_if_error();
-    fmt::print("graphc: wrote {}\n", path);
-  }
+  if (!output.empty()) write_artifact(output, "module.graph", print_module(module));
   return 0;
 }
 

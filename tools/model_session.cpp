@@ -1,0 +1,230 @@
+#include "tools/model_session.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/gemma3_weights.h"
+#include "backends/reference/interpreter.h"
+#include "graphs/gemma3.h"
+#include "graphs/generate.h"
+#include "graphs/score.h"
+#include "passes/pass_manager.h"
+#include "runtime/gemma3_checkpoint.h"
+#include "runtime/progress.h"
+
+namespace graphc::tools {
+
+double EvaluationResult::perplexity() const { return tokens > 0 ? std::exp(nll / double(tokens)) : 0; }
+double EvaluationResult::bits_per_byte() const { return bytes > 0 ? nll / std::log(2.0) / double(bytes) : 0; }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using RunFn = std::function<Expected<std::vector<HostTensor>>(const std::string&, const std::vector<HostTensor>&)>;
+using EmitFn = std::function<bool(const std::string&, const HostTensor&)>;
+
+class Gemma3Session : public ModelSession {
+ public:
+  const Tokenizer& tokenizer() const override { return *tokenizer_; }
+  const Gemma3Config& config() const override { return config_; }
+  int64_t arena_bytes() const override { return cpu_ ? cpu_->stats().arena_bytes : 0; }
+  std::string backend_name() const override { return cpu_ ? "jit" : "reference"; }
+
+  Status open(const Experiment& exp, const std::string& backend) {
+    exp_ = exp;
+    if (backend != "jit" && backend != "reference")
+      return Error{"the backend must be jit or reference, got '" + backend + "'"};
+    if (exp.weights.empty())
+      return Error{exp.file + ": model.weights: no checkpoint given (a path to a .gguf or .safetensors file)"};
+    Progress loading("loading " + exp.weights);
+    auto opened = Gemma3Checkpoint::open(exp.weights);
+    if (!opened.ok()) return opened.error();
+    checkpoint_ = std::make_shared<const Gemma3Checkpoint>(std::move(opened).take());
+    config_ = exp.model;
+    if (const GgufReader* g = checkpoint_->gguf()) {
+      auto config = config_from_gguf(*g, exp.model);
+      if (!config.ok()) return config.error();
+      config_ = *config;
+    }
+    if (!exp.tokenizer.empty()) {
+      auto t = Tokenizer::from_model_file(exp.tokenizer);
+      if (!t.ok()) return t.error();
+      tokenizer_ = std::make_unique<Tokenizer>(std::move(t).take());
+    } else if (const GgufReader* g = checkpoint_->gguf()) {
+      auto t = tokenizer_from_gguf(*g);
+      if (!t.ok()) return t.error();
+      tokenizer_ = std::make_unique<Tokenizer>(std::move(t).take());
+    } else {
+      return Error{exp.file + ": model.tokenizer: a safetensors checkpoint carries no tokenizer; give the path of "
+                              "its tokenizer.model"};
+    }
+    module_ = build_gemma3(config_);
+    GenerateConfig g;
+    g.max_new_tokens = exp.run.max_new_tokens;
+    g.sampling = {exp.run.sampling.strategy, exp.run.sampling.temperature, exp.run.sampling.top_k,
+                  exp.run.sampling.top_p, exp.run.sampling.repetition_penalty};
+    g.stop_tokens = {tokenizer_->eos_id()};
+    if (tokenizer_->end_of_turn_id() >= 0) g.stop_tokens.push_back(tokenizer_->end_of_turn_id());
+    if (Status s = add_generate(*module_, config_, g); !s.ok()) return Error{exp.file + ": " + s.error().message};
+    if (Status s = add_score(*module_, config_); !s.ok()) return s;
+    loading.finish(fmt::format("{} ({} layers, vocab {})", config_.name, config_.layers, config_.vocab));
+
+    if (backend == "jit") {
+      const std::string pipeline = exp.passes == "default" ? default_pipeline() : exp.passes;
+      auto report = run_pipeline(*module_, pipeline);
+      if (!report.ok()) return Error{exp.file + ": compile.passes: " + report.error().message};
+      auto provider = gemma3_cpu_weights(checkpoint_, *module_,
+                                         exp.weights_dtype == "f32" ? WeightFormat::f32 : WeightFormat::stored);
+      if (!provider.ok()) return provider.error();
+      cpu_ = std::make_unique<CpuBackend>(*module_, CpuBackendOptions{exp.threads, exp.cache_dir});
+      cpu_->set_weight_provider(*provider);
+      run_ = [this](const std::string& f, const std::vector<HostTensor>& a) { return cpu_->run(f, a); };
+      set_emit_ = [this](EmitFn e) { cpu_->set_emit_handler(std::move(e)); };
+    } else {
+      auto loader = gemma3_weight_loader(checkpoint_, *module_);
+      if (!loader.ok()) return loader.error();
+      interp_ = std::make_unique<ReferenceInterpreter>(*module_);
+      interp_->set_weight_loader(*loader);
+      run_ = [this](const std::string& f, const std::vector<HostTensor>& a) { return interp_->run(f, a); };
+      set_emit_ = [this](EmitFn e) { interp_->set_emit_handler(std::move(e)); };
+    }
+    return {};
+  }
+
+  // Compiles `function` for a sequence length with a progress line (the JIT
+  // compiles on first use otherwise; this makes the wait visible).
+  Status prepare(const std::string& function, int64_t seq) {
+    if (!cpu_) return {};
+    const int before = cpu_->stats().functions;
+    std::unique_ptr<Progress> progress;
+    if (!compiled_.count({function, seq}))
+      progress = std::make_unique<Progress>(fmt::format("compiling @{} (seq {})", function, seq));
+    Status s = cpu_->compile(function, {{"seq", seq}});
+    if (!s.ok()) return s;
+    compiled_.insert({function, seq});
+    if (progress) {
+      const CompileStats& st = cpu_->stats();
+      progress->finish(fmt::format("{} new programs, {} distinct kernels in all, objects {} cached / {} compiled",
+                                   st.functions - before, st.unique_kernels, st.cache_hits, st.cache_misses));
+    }
+    return {};
+  }
+
+  Expected<std::vector<int32_t>> encode_prompt(const std::string& prompt) const override {
+    if (prompt.empty()) return Error{"the prompt is empty"};
+    std::vector<int32_t> ids;
+    if (exp_.run.chat) {
+      auto rendered = Tokenizer::render_chat({{"user", prompt}});
+      if (!rendered.ok()) return rendered.error();
+      ids = tokenizer_->encode(*rendered, /*add_bos=*/false);
+    } else {
+      ids = tokenizer_->encode(prompt, /*add_bos=*/true);
+    }
+    const int64_t need = int64_t(ids.size()) + exp_.run.max_new_tokens;
+    if (need > config_.max_context)
+      return Error{fmt::format("the prompt has {} tokens; with max_new_tokens {} that is {}, more than the model's "
+                               "max_context {}",
+                               ids.size(), exp_.run.max_new_tokens, need, config_.max_context)};
+    return ids;
+  }
+
+  Expected<GenerationResult> generate(const std::string& prompt, uint64_t seed,
+                                      const std::function<void(const std::string&)>& on_text) override {
+    auto ids = encode_prompt(prompt);
+    if (!ids.ok()) return ids.error();
+    if (Status s = prepare("generate", int64_t(ids->size())); !s.ok()) return s.error();
+    GenerationResult r;
+    r.prompt_tokens = int64_t(ids->size());
+    const auto start = Clock::now();
+    Clock::time_point first, last;
+    bool stopped = false;
+    set_emit_([&](const std::string& channel, const HostTensor& v) {
+      if (channel != "token" || stopped) return stopped;
+      last = Clock::now();
+      if (r.tokens.empty() && first == Clock::time_point()) first = last;
+      const auto id = static_cast<int32_t>(v.get_int(0));
+      if (tokenizer_->is_end_of_generation(id)) return true;
+      r.tokens.push_back(id);
+      r.text = tokenizer_->decode(r.tokens);
+      for (const std::string& stop : exp_.run.stop) {
+        if (const size_t at = r.text.find(stop); at != std::string::npos) {
+          r.text.resize(at);
+          stopped = true;
+        }
+      }
+      if (on_text) on_text(r.text);
+      return stopped;
+    });
+    std::vector<int64_t> ids64(ids->begin(), ids->end());
+    auto out = run_("generate", {HostTensor::from_ints(DType::i32, {int64_t(ids64.size())}, ids64),
+                                 HostTensor::scalar(DType::i64, double(seed))});
+    set_emit_(nullptr);
+    if (!out.ok()) return out.error();
+    if (first == Clock::time_point()) first = last = Clock::now();
+    r.prefill_seconds = std::chrono::duration<double>(first - start).count();
+    r.decode_seconds = std::chrono::duration<double>(last - first).count();
+    return r;
+  }
+
+  Expected<EvaluationResult> evaluate(const std::string& text) override {
+    if (text.empty()) return Error{"the text to evaluate is empty"};
+    const std::vector<int32_t> ids = tokenizer_->encode(text, /*add_bos=*/true);
+    const int64_t window = exp_.run.window > 0 ? exp_.run.window : config_.max_context;
+    EvaluationResult r;
+    r.bytes = int64_t(text.size());
+    // Each window is <bos> followed by up to window - 1 ids not yet
+    // predicted; every position predicts the next id, so every id after the
+    // text's own <bos> is predicted exactly once, with the context of its
+    // window.
+    const int64_t total = int64_t(ids.size());
+    Progress progress("evaluating", total - 1);
+    for (int64_t next = 1; next < total;) {
+      std::vector<int64_t> tokens{tokenizer_->bos_id()};
+      const int64_t take = std::min<int64_t>(total - next, window - 1);
+      for (int64_t i = 0; i < take; ++i) tokens.push_back(ids[next + i]);
+      const int64_t n = int64_t(tokens.size());
+      std::vector<int64_t> targets(tokens.begin() + 1, tokens.end());
+      targets.push_back(0);
+      std::vector<float> weights(n, 1.0f);
+      weights.back() = 0;  // the last position has no next id in this window
+      if (Status s = prepare("score", n); !s.ok()) return s.error();
+      auto out = run_("score", {HostTensor::from_ints(DType::i32, {n}, tokens),
+                                HostTensor::from_ints(DType::i32, {n}, targets),
+                                HostTensor::from_floats(DType::f32, {n}, weights)});
+      if (!out.ok()) return out.error();
+      r.nll += (*out)[0].get(0);
+      r.tokens += take;
+      r.windows += 1;
+      next += take;
+      progress.update(r.tokens);
+    }
+    progress.finish(fmt::format("{} tokens in {} windows", r.tokens, r.windows));
+    return r;
+  }
+
+ private:
+  Experiment exp_;
+  std::shared_ptr<const Gemma3Checkpoint> checkpoint_;
+  Gemma3Config config_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<Module> module_;
+  std::unique_ptr<CpuBackend> cpu_;
+  std::unique_ptr<ReferenceInterpreter> interp_;
+  RunFn run_;
+  std::function<void(EmitFn)> set_emit_;
+  std::set<std::pair<std::string, int64_t>> compiled_;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<ModelSession>> ModelSession::open(const Experiment& exp, const std::string& backend) {
+  auto s = std::make_unique<Gemma3Session>();
+  if (Status st = s->open(exp, backend); !st.ok()) return st.error();
+  return std::unique_ptr<ModelSession>(std::move(s));
+}
+
+}  // namespace graphc::tools

@@ -1,0 +1,58 @@
+// A Gemma-3 experiment made ready to run: checkpoint, tokenizer, the module
+// with its generate and score functions after the pass pipeline, and a
+// backend (the JIT by default, or the reference interpreter). What graph-run
+// does with an experiment, and what the tool tests drive.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/experiment.h"
+#include "runtime/tokenizer.h"
+
+namespace graphc::tools {
+
+struct GenerationResult {
+  std::string text;
+  std::vector<int32_t> tokens;  // generated, stop token excluded
+  int64_t prompt_tokens = 0;
+  double prefill_seconds = 0;  // the call until the first token
+  double decode_seconds = 0;   // first token to last
+};
+
+struct EvaluationResult {
+  int64_t tokens = 0;  // predicted tokens
+  int64_t bytes = 0;   // of the text
+  int64_t windows = 0;
+  double nll = 0;  // nats, summed
+  double perplexity() const;
+  double bits_per_byte() const;
+};
+
+class ModelSession {
+ public:
+  // backend: "jit" or "reference".
+  static Expected<std::unique_ptr<ModelSession>> open(const Experiment& exp, const std::string& backend);
+  virtual ~ModelSession() = default;
+
+  virtual const Tokenizer& tokenizer() const = 0;
+  virtual const Gemma3Config& config() const = 0;
+
+  // The prompt's token ids (chat template applied when run.chat), checked:
+  // not empty, and prompt + max_new_tokens within the model's max_context.
+  virtual Expected<std::vector<int32_t>> encode_prompt(const std::string& prompt) const = 0;
+
+  // Generates from one prompt; `on_text` receives the text as it grows.
+  virtual Expected<GenerationResult> generate(const std::string& prompt, uint64_t seed,
+                                              const std::function<void(const std::string&)>& on_text) = 0;
+
+  virtual Expected<EvaluationResult> evaluate(const std::string& text) = 0;
+
+  // Bytes of the largest arena compiled so far (0 on the reference backend).
+  virtual int64_t arena_bytes() const = 0;
+  virtual std::string backend_name() const = 0;
+};
+
+}  // namespace graphc::tools
