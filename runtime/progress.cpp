@@ -16,8 +16,13 @@ Progress::Progress(std::string what, int64_t total)
   else update(0);
 }
 
+// Not finished: the work failed or was abandoned; its error says why, so
+// only a bar in progress is cleared.
 Progress::~Progress() {
-  if (!finished_) finish();
+  if (!finished_ && tty_) {
+    fmt::print(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
 }
 
 void Progress::update(int64_t done, const std::string& detail) {

@@ -19,7 +19,8 @@ class Progress {
 
   // Sets how much is done; `detail` is shown after the bar (e.g. "layer 3").
   void update(int64_t done, const std::string& detail = {});
-  // Ends with a line saying how long it took, plus `summary`.
+  // Ends with a line saying how long it took, plus `summary`. Without it
+  // (an error ended the work) nothing more is printed.
   void finish(const std::string& summary = {});
 
   static bool on_terminal();

@@ -46,10 +46,11 @@ void write_artifact(const std::string& dir, const std::string& file, const std::
 }
 
 // An experiment: its model through its pipeline, every function compiled.
-int compile_experiment(const std::string& path, const std::string& output, int64_t seq) {
+int compile_experiment(const std::string& path, const std::vector<std::string>& overrides, const std::string& output,
+                       int64_t seq) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  Expected<Experiment> exp = load_experiment(path);
+  Expected<Experiment> exp = load_experiment(path, overrides);
   if (!exp.ok()) throw GraphcError(exp.error().message);
   if (exp->weights.empty()) throw GraphcError(path + ": model.weights: compiling needs the checkpoint (its formats pick the kernels)");
   Expected<Gemma3Checkpoint> opened = Gemma3Checkpoint::open(exp->weights);
@@ -98,6 +99,8 @@ int graphc_main(int argc, char** argv) {
   bool print_ir = false;
   int64_t elide = 16;
   int64_t seq = 128;
+  std::vector<std::string> overrides;
+  app.add_option("--set", overrides, "override an experiment key: --set compile.dtype=f32 (repeatable)");
   app.add_option("input", input, "IR text file (.graph) or experiment (.yaml)")->required();
   app.add_option("--seq", seq, "for an experiment: the sequence length functions with a symbolic one are compiled for")
       ->capture_default_str()
@@ -106,7 +109,7 @@ int graphc_main(int argc, char** argv) {
   app.add_flag("--print-ir", print_ir, "print the verified IR to stdout");
   app.add_option("--elide-constants", elide, "print at most this many elements of a constant (-1: all)");
   CLI11_PARSE(app, argc, argv);
-  if (input.ends_with(".yaml") || input.ends_with(".yml")) return compile_experiment(input, output, seq);
+  if (input.ends_with(".yaml") || input.ends_with(".yml")) return compile_experiment(input, overrides, output, seq);
 
   Expected<std::unique_ptr<Module>> m = load_module(input);
   if (!m.ok()) throw GraphcError(m.error().message);

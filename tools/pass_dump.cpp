@@ -170,6 +170,8 @@ int pass_dump_main(int argc, char** argv) {
   bool stats = false, no_times = false, only_changed = false, no_verify = false, list = false;
   app.add_option("input", input, "IR text file (.graph) or experiment (.yaml)");
   app.add_option("--preset", preset, "instead of a file: the Gemma-3 graph of a preset (e.g. gemma3-270m)");
+  std::vector<std::string> overrides;
+  app.add_option("--set", overrides, "override an experiment key: --set compile.passes=cse,dce (repeatable)");
   app.add_option("--passes", passes, "the pipeline, e.g. 'canonicalize,cse,specialize-shapes{seq=8},dce' "
                                      "(default: the default pipeline)");
   app.add_option("--after", after, "print the IR after passes matching these globs: all, fuse-*, cse,dce "
@@ -197,7 +199,7 @@ int pass_dump_main(int argc, char** argv) {
   std::string experiment_passes;
   const bool is_experiment = input.ends_with(".yaml") || input.ends_with(".yml");
   if (is_experiment) {
-    Expected<Experiment> exp = load_experiment(input);
+    Expected<Experiment> exp = load_experiment(input, overrides);
     if (!exp.ok()) throw GraphcError(exp.error().message);
     module = build_gemma3(exp->model);
     experiment_passes = exp->passes;
