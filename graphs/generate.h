@@ -30,4 +30,17 @@ struct GenerateConfig {
 // model's max_context, which the caller checks per prompt).
 Status add_generate(Module& module, const Gemma3Config& config, const GenerateConfig& generate);
 
+// Adds
+//
+//   generate_batch(prompts: i32[batch, seq], lengths: i32[batch], seed: i64[])
+//       -> (tokens: i32[batch, N], counts: i32[batch])
+//
+// which generates for every prompt in one program, one after another: row r
+// holds a prompt of lengths[r] tokens padded to seq, and is sampled with seed
+// + r, so its tokens equal generate's on that prompt alone. Before each
+// prompt it emits r on channel "prompt". Padding is exact as long as seq is at
+// most the sliding window (a longer padded row would overwrite the local
+// layers' ring); the caller pads only to the longest prompt and checks that.
+Status add_generate_batch(Module& module, const Gemma3Config& config, const GenerateConfig& generate);
+
 }  // namespace graphc

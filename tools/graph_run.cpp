@@ -83,24 +83,29 @@ int run_generate(ModelSession& session, const Experiment& exp, bool json) {
   int64_t prompt_tokens = 0, generated = 0;
   double prefill_s = 0, decode_s = 0;
   int64_t decode_tokens = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    if (prompts.size() > 1) fmt::print("--- prompt {} of {}\n", i + 1, prompts.size());
-    fmt::print("{}", prompts[i]);
+  // Text streams as it is produced; prompts follow one another.
+  size_t current = size_t(-1), printed = 0;
+  auto results = session.generate_all(prompts, exp.run.sampling.seed, [&](size_t i, const std::string& text) {
+    if (i != current) {
+      if (current != size_t(-1)) fmt::print("\n");
+      if (prompts.size() > 1) fmt::print("--- prompt {} of {}\n", i + 1, prompts.size());
+      fmt::print("{}", prompts[i]);
+      current = i;
+      printed = 0;
+    }
+    if (text.size() > printed) fmt::print("{}", text.substr(printed));
+    printed = std::max(printed, text.size());
     std::fflush(stdout);
-    size_t printed = 0;
-    auto r = session.generate(prompts[i], exp.run.sampling.seed + i, [&](const std::string& text) {
-      if (text.size() > printed) fmt::print("{}", text.substr(printed));
-      printed = std::max(printed, text.size());
-      std::fflush(stdout);
-    });
-    if (!r.ok()) throw GraphcError(r.error().message);
-    fmt::print("\n");
-    texts.push_back(r->text);
-    prompt_tokens += r->prompt_tokens;
-    generated += int64_t(r->tokens.size());
-    prefill_s += r->prefill_seconds;
-    decode_s += r->decode_seconds;
-    decode_tokens += std::max<int64_t>(int64_t(r->tokens.size()) - 1, 0);
+  });
+  if (!results.ok()) throw GraphcError(results.error().message);
+  fmt::print("\n");
+  for (const GenerationResult& r : *results) {
+    texts.push_back(r.text);
+    prompt_tokens += r.prompt_tokens;
+    generated += int64_t(r.tokens.size());
+    prefill_s += r.prefill_seconds;
+    decode_s += r.decode_seconds;
+    decode_tokens += std::max<int64_t>(int64_t(r.tokens.size()) - 1, 0);
   }
   const double prefill_tps = prefill_s > 0 ? prompt_tokens / prefill_s : 0;
   const double decode_tps = decode_s > 0 ? decode_tokens / decode_s : 0;

@@ -70,6 +70,7 @@ class Gemma3Session : public ModelSession {
     g.stop_tokens = {tokenizer_->eos_id()};
     if (tokenizer_->end_of_turn_id() >= 0) g.stop_tokens.push_back(tokenizer_->end_of_turn_id());
     if (Status s = add_generate(*module_, config_, g); !s.ok()) return Error{exp.file + ": " + s.error().message};
+    if (Status s = add_generate_batch(*module_, config_, g); !s.ok()) return s;
     if (Status s = add_score(*module_, config_); !s.ok()) return s;
     loading.finish(fmt::format("{} ({} layers, vocab {})", config_.name, config_.layers, config_.vocab));
 
@@ -114,6 +115,26 @@ class Gemma3Session : public ModelSession {
     return {};
   }
 
+  // One emitted token: appended, decoded, checked for stop strings. Returns
+  // whether generation should stop.
+  bool on_token(GenerationResult& r, int32_t id, bool& stopped, Clock::time_point& first, Clock::time_point& last,
+                const std::function<void(const std::string&)>& on_text) {
+    if (stopped) return true;
+    last = Clock::now();
+    if (first == Clock::time_point()) first = last;
+    if (tokenizer_->is_end_of_generation(id)) return true;
+    r.tokens.push_back(id);
+    r.text = tokenizer_->decode(r.tokens);
+    for (const std::string& stop : exp_.run.stop) {
+      if (const size_t at = r.text.find(stop); at != std::string::npos) {
+        r.text.resize(at);
+        stopped = true;
+      }
+    }
+    if (on_text) on_text(r.text);
+    return stopped;
+  }
+
   Expected<std::vector<int32_t>> encode_prompt(const std::string& prompt) const override {
     if (prompt.empty()) return Error{"the prompt is empty"};
     std::vector<int32_t> ids;
@@ -143,21 +164,8 @@ class Gemma3Session : public ModelSession {
     Clock::time_point first, last;
     bool stopped = false;
     set_emit_([&](const std::string& channel, const HostTensor& v) {
-      if (channel != "token" || stopped) return stopped;
-      last = Clock::now();
-      if (r.tokens.empty() && first == Clock::time_point()) first = last;
-      const auto id = static_cast<int32_t>(v.get_int(0));
-      if (tokenizer_->is_end_of_generation(id)) return true;
-      r.tokens.push_back(id);
-      r.text = tokenizer_->decode(r.tokens);
-      for (const std::string& stop : exp_.run.stop) {
-        if (const size_t at = r.text.find(stop); at != std::string::npos) {
-          r.text.resize(at);
-          stopped = true;
-        }
-      }
-      if (on_text) on_text(r.text);
-      return stopped;
+      if (channel != "token") return false;
+      return on_token(r, static_cast<int32_t>(v.get_int(0)), stopped, first, last, on_text);
     });
     std::vector<int64_t> ids64(ids->begin(), ids->end());
     auto out = run_("generate", {HostTensor::from_ints(DType::i32, {int64_t(ids64.size())}, ids64),
@@ -168,6 +176,70 @@ class Gemma3Session : public ModelSession {
     r.prefill_seconds = std::chrono::duration<double>(first - start).count();
     r.decode_seconds = std::chrono::duration<double>(last - first).count();
     return r;
+  }
+
+  Expected<std::vector<GenerationResult>> generate_all(
+      const std::vector<std::string>& prompts, uint64_t seed,
+      const std::function<void(size_t, const std::string&)>& on_text) override {
+    std::vector<std::vector<int32_t>> ids;
+    size_t longest = 0;
+    bool same_length = true;
+    for (const std::string& p : prompts) {
+      auto e = encode_prompt(p);
+      if (!e.ok()) return e.error();
+      if (!ids.empty()) same_length &= e->size() == ids[0].size();
+      longest = std::max(longest, e->size());
+      ids.push_back(std::move(*e));
+    }
+    std::vector<GenerationResult> results(prompts.size());
+    if (prompts.size() == 1 || (!same_length && int64_t(longest) > config_.sliding_window)) {
+      for (size_t i = 0; i < prompts.size(); ++i) {
+        auto r = generate(prompts[i], seed + i, [&](const std::string& t) { on_text(i, t); });
+        if (!r.ok()) return r.error();
+        results[i] = std::move(*r);
+      }
+      return results;
+    }
+    const int64_t B = int64_t(prompts.size()), L = int64_t(longest);
+    if (cpu_) {
+      Progress progress(fmt::format("compiling @generate_batch ({} prompts of up to {} tokens)", B, L));
+      Status s = cpu_->compile("generate_batch", {{"batch", B}, {"seq", L}});
+      if (!s.ok()) return s.error();
+      progress.finish();
+    }
+    std::vector<int64_t> padded, lengths;
+    for (const auto& p : ids) {
+      for (int64_t i = 0; i < L; ++i) padded.push_back(i < int64_t(p.size()) ? p[i] : tokenizer_->pad_id());
+      lengths.push_back(int64_t(p.size()));
+    }
+    int64_t row = -1;
+    Clock::time_point row_start, first, last;
+    std::unique_ptr<bool[]> stopped(new bool[prompts.size()]());
+    auto close_row = [&] {
+      if (row < 0) return;
+      if (first == Clock::time_point()) first = last = Clock::now();
+      results[row].prefill_seconds = std::chrono::duration<double>(first - row_start).count();
+      results[row].decode_seconds = std::chrono::duration<double>(last - first).count();
+    };
+    set_emit_([&](const std::string& channel, const HostTensor& v) {
+      if (channel == "prompt") {
+        close_row();
+        row = v.get_int(0);
+        row_start = Clock::now();
+        first = last = Clock::time_point();
+        results[row].prompt_tokens = lengths[row];
+        return false;
+      }
+      return on_token(results[row], static_cast<int32_t>(v.get_int(0)), stopped[row], first, last,
+                      [&](const std::string& t) { on_text(row, t); });
+    });
+    auto out = run_("generate_batch", {HostTensor::from_ints(DType::i32, {B, L}, padded),
+                                       HostTensor::from_ints(DType::i32, {B}, lengths),
+                                       HostTensor::scalar(DType::i64, double(seed))});
+    set_emit_(nullptr);
+    if (!out.ok()) return out.error();
+    close_row();
+    return results;
   }
 
   Expected<EvaluationResult> evaluate(const std::string& text) override {

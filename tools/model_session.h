@@ -48,6 +48,15 @@ class ModelSession {
   virtual Expected<GenerationResult> generate(const std::string& prompt, uint64_t seed,
                                               const std::function<void(const std::string&)>& on_text) = 0;
 
+  // Generates for every prompt in one program (generate_batch), prompt i
+  // with seed + i, when padding to the longest prompt is exact (it fits the
+  // sliding window, or all prompts have the same length); otherwise prompt
+  // by prompt. Either way each result equals generate() on that prompt.
+  // `on_text(i, text)` receives prompt i's text as it grows.
+  virtual Expected<std::vector<GenerationResult>> generate_all(
+      const std::vector<std::string>& prompts, uint64_t seed,
+      const std::function<void(size_t, const std::string&)>& on_text) = 0;
+
   virtual Expected<EvaluationResult> evaluate(const std::string& text) = 0;
 
   // Bytes of the largest arena compiled so far (0 on the reference backend).

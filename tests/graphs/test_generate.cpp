@@ -146,3 +146,46 @@ TEST(Generate, BadConfigIsOneError) {
 
 }  // namespace
 }  // namespace graphc
+
+namespace graphc {
+namespace {
+
+TEST(GenerateBatch, EachRowEqualsGenerateOnItsPromptAlone) {
+  const Gemma3Config config = test_support::tiny_gemma3_config();
+  GenerateConfig g;
+  g.max_new_tokens = 5;
+  g.sampling = {.strategy = "sample", .temperature = 1.2, .top_k = 10};
+  std::unique_ptr<Module> m = build_gemma3(config);
+  ASSERT_TRUE(add_generate(*m, config, g).ok());
+  ASSERT_TRUE(add_generate_batch(*m, config, g).ok());
+  Status v = verify_module(*m);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  ReferenceInterpreter interp(*m);
+  for (auto& [name, t] : demo_weights(*m, 7)) interp.set_weight(name, std::move(t));
+  // Three prompts of lengths 3, 1 and 4, padded to 4 (the window).
+  const std::vector<std::vector<int64_t>> prompts = {{5, 9, 2}, {7}, {1, 2, 3, 4}};
+  std::vector<int64_t> padded, lengths;
+  for (const auto& p : prompts) {
+    for (size_t i = 0; i < 4; ++i) padded.push_back(i < p.size() ? p[i] : 0);
+    lengths.push_back(int64_t(p.size()));
+  }
+  std::vector<int64_t> prompt_marks;
+  interp.set_emit_handler([&](const std::string& channel, const HostTensor& v) {
+    if (channel == "prompt") prompt_marks.push_back(v.get_int(0));
+    return false;
+  });
+  auto batch = interp.run("generate_batch", {HostTensor::from_ints(DType::i32, {3, 4}, padded),
+                                             HostTensor::from_ints(DType::i32, {3}, lengths),
+                                             HostTensor::scalar(DType::i64, 11)});
+  ASSERT_TRUE(batch.ok()) << batch.error().message;
+  EXPECT_EQ(prompt_marks, (std::vector<int64_t>{0, 1, 2}));
+  for (int r = 0; r < 3; ++r) {
+    auto one = interp.run("generate", {test_support::token_tensor(prompts[r]), HostTensor::scalar(DType::i64, 11 + r)});
+    ASSERT_TRUE(one.ok()) << one.error().message;
+    EXPECT_EQ((*batch)[1].get_int(r), (*one)[1].get_int(0)) << "row " << r;
+    for (int i = 0; i < 5; ++i) EXPECT_EQ((*batch)[0].get_int(r * 5 + i), (*one)[0].get_int(i)) << "row " << r;
+  }
+}
+
+}  // namespace
+}  // namespace graphc
