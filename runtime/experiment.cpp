@@ -292,6 +292,22 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
   return exp;
 }
 
+Expected<std::string> experiment_with_overrides(const std::string& yaml_text, const std::string& file,
+                                                const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return Error{fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg)};
+  }
+  if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  for (const std::string& o : overrides)
+    if (Status s = apply_override(root, o); !s.ok()) return s.error();
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
 Expected<Experiment> load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
   std::ifstream in(path);
   if (!in) return Error{fmt::format("{}: cannot open the experiment file", path)};

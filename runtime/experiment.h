@@ -76,6 +76,11 @@ Expected<Experiment> load_experiment(const std::string& path, const std::vector<
 Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::string& file,
                                       const std::vector<std::string>& overrides = {});
 
+// The experiment's YAML with the overrides applied (for an artifact to keep
+// what it was compiled from).
+Expected<std::string> experiment_with_overrides(const std::string& yaml_text, const std::string& file,
+                                                const std::vector<std::string>& overrides);
+
 // Replaces ${VAR} with the environment variable's value; ${VAR:-default}
 // when it is unset or empty. An unset variable without a default is an error.
 Expected<std::string> expand_variables(const std::string& text);

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -168,7 +169,7 @@ int graph_run_main(int argc, char** argv) {
   bool demo = false, json = false, random_weights = false;
   uint64_t seed = 0;
   int64_t max_elements = 16;
-  app.add_option("input", input, "an experiment (.yaml) or an IR text file (.graph)");
+  app.add_option("input", input, "an experiment (.yaml), an artifact directory (graphc -o) or an IR text file (.graph)");
   app.add_option("--set", overrides, "override an experiment key: --set run.max_new_tokens=32 (repeatable)");
   app.add_flag("--json", json, "end with one line of JSON: the task's results and statistics");
   app.add_option("--backend", backend, "jit (compiled kernels) or reference (the interpreter)")
@@ -203,6 +204,16 @@ int graph_run_main(int argc, char** argv) {
   if (input.ends_with(".yaml") || input.ends_with(".yml")) {
     auto exp = load_experiment(input, overrides);
     if (!exp.ok()) throw GraphcError(exp.error().message);
+    return run_experiment(*exp, backend, json);
+  }
+  if (std::filesystem::is_directory(input)) {
+    // An artifact of `graphc EXP.yaml -o DIR`: its experiment, its objects.
+    const auto dir = std::filesystem::path(input);
+    if (!std::filesystem::exists(dir / "experiment.yaml"))
+      throw GraphcError(input + ": not a graphc artifact (no experiment.yaml; make one with graphc EXP.yaml -o DIR)");
+    auto exp = load_experiment((dir / "experiment.yaml").string(), overrides);
+    if (!exp.ok()) throw GraphcError(exp.error().message);
+    exp->cache_dir = (dir / "objects").string();
     return run_experiment(*exp, backend, json);
   }
 

@@ -7,15 +7,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
-#include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/gemma3_weights.h"
-#include "graphs/gemma3.h"
 #include "ir/op.h"
 #include "ir/printer.h"
-#include "passes/pass_manager.h"
 #include "runtime/experiment.h"
 #include "runtime/mapped_file.h"
+#include "tools/model_session.h"
 #include "tools/tool_support.h"
 
 namespace graphc::tools {
@@ -46,49 +45,51 @@ void write_artifact(const std::string& dir, const std::string& file, const std::
 }
 
 // An experiment: its model through its pipeline, every function compiled.
+// With an output directory the artifact holds the experiment as compiled
+// (overrides applied), the optimised IR, the memory plans and the compiled
+// objects (the directory is the object cache), so `graph-run DIR` runs it
+// without compiling again.
 int compile_experiment(const std::string& path, const std::vector<std::string>& overrides, const std::string& output,
                        int64_t seq) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   Expected<Experiment> exp = load_experiment(path, overrides);
   if (!exp.ok()) throw GraphcError(exp.error().message);
-  if (exp->weights.empty()) throw GraphcError(path + ": model.weights: compiling needs the checkpoint (its formats pick the kernels)");
-  Expected<Gemma3Checkpoint> opened = Gemma3Checkpoint::open(exp->weights);
-  if (!opened.ok()) throw GraphcError(opened.error().message);
-  auto checkpoint = std::make_shared<const Gemma3Checkpoint>(std::move(opened).take());
-  std::unique_ptr<Module> module = build_gemma3(exp->model);
-  const int64_t ops_before = count_ops(*module);
-  const std::string pipeline = exp->passes == "default" ? default_pipeline() : exp->passes;
-  Expected<PipelineReport> report = run_pipeline(*module, pipeline);
-  if (!report.ok()) throw GraphcError(path + ": " + report.error().message);
-  int64_t fused = 0;
-  for (const PassRecord& r : report->passes)
-    if (auto it = r.stats.counters.find("ops fused"); it != r.stats.counters.end()) fused += it->second;
-  auto weight_stats = std::make_shared<WeightBindingStats>();
-  auto provider = gemma3_cpu_weights(checkpoint, *module, exp->weights_dtype == "f32" ? WeightFormat::f32
-                                                                                        : WeightFormat::stored,
-                                     weight_stats);
-  if (!provider.ok()) throw GraphcError(provider.error().message);
-  CpuBackend backend(*module, CpuBackendOptions{exp->threads, exp->cache_dir});
-  backend.set_weight_provider(*provider);
-  for (const auto& f : module->functions()) {
-    SymbolBindings b;
-    for (int i = 0; i < f->num_params(); ++i)
-      for (const Dim& d : f->param(i)->shape())
-        if (!d.is_static()) b[d.symbol] = seq;
-    if (Status s = backend.compile(f->name(), b); !s.ok()) throw GraphcError(path + ": " + s.error().message);
+  std::string resolved;
+  if (!output.empty()) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto r = experiment_with_overrides(text.str(), path, overrides);
+    if (!r.ok()) throw GraphcError(r.error().message);
+    resolved = *r;
+    // The artifact's own object cache; written only after a successful compile.
+    exp->cache_dir = (std::filesystem::path(output) / "objects.partial").string();
+    std::filesystem::remove_all(exp->cache_dir);
   }
+  auto session = ModelSession::open(*exp, "jit");
+  if (!session.ok()) throw GraphcError(session.error().message);
+  if (Status s = (*session)->compile_all({{"seq", seq}, {"batch", 1}}); !s.ok())
+    throw GraphcError(path + ": " + s.error().message);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  const CompileStats& st = backend.stats();
-  fmt::print("graphc: {}: {} functions, {} ops -> {} after {} passes ({} ops fused)\n", path,
-             module->functions().size(), ops_before, count_ops(*module), report->passes.size(), fused);
-  fmt::print("graphc: {} kernel launches, {} distinct kernels, JIT objects {} ({} from the cache), arena {}\n",
-             st.kernels, st.unique_kernels, st.cache_hits + st.cache_misses, st.cache_hits,
+  const CompileSummary st = (*session)->summary();
+  fmt::print("graphc: {}: {} functions, {} ops -> {} after {} passes ({} ops fused)\n", path, st.functions,
+             st.ops_before, st.ops_after, st.passes, st.ops_fused);
+  fmt::print("graphc: {} programs (seq {}), {} kernel launches, {} distinct kernels; JIT objects: {} from the cache, "
+             "{} compiled; largest arena {}\n",
+             st.programs, seq, st.kernel_launches, st.distinct_kernels, st.cache_hits, st.cache_misses,
              human_bytes(st.arena_bytes));
-  fmt::print("graphc: weights {} mapped in place, {} converted; compiled in {:.2f} s (JIT {:.2f} s){}\n",
-             human_bytes(weight_stats->mapped_bytes), human_bytes(weight_stats->copied_bytes), seconds, st.seconds,
-             exp->cache_dir.empty() ? ", no object cache" : ", object cache " + exp->cache_dir);
-  if (!output.empty()) write_artifact(output, "module.graph", print_module(*module));
+  fmt::print("graphc: weights {} mapped in place, {} converted; compiled in {:.2f} s (JIT {:.2f} s)\n",
+             human_bytes(st.weights_mapped_bytes), human_bytes(st.weights_copied_bytes), seconds, st.jit_seconds);
+  if (!output.empty()) {
+    write_artifact(output, "experiment.yaml", resolved);
+    write_artifact(output, "module.graph", (*session)->optimized_ir());
+    write_artifact(output, "plan.json", (*session)->plans_json());
+    const auto objects = std::filesystem::path(output) / "objects";
+    std::filesystem::remove_all(objects);
+    std::filesystem::rename(exp->cache_dir, objects);
+    fmt::print("graphc: wrote {}\n", objects.string());
+  }
   return 0;
 }
 

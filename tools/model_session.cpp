@@ -12,6 +12,7 @@
 #include "graphs/gemma3.h"
 #include "graphs/generate.h"
 #include "graphs/score.h"
+#include "ir/printer.h"
 #include "passes/pass_manager.h"
 #include "runtime/gemma3_checkpoint.h"
 #include "runtime/progress.h"
@@ -74,12 +75,18 @@ class Gemma3Session : public ModelSession {
     if (Status s = add_score(*module_, config_); !s.ok()) return s;
     loading.finish(fmt::format("{} ({} layers, vocab {})", config_.name, config_.layers, config_.vocab));
 
+    summary_.ops_before = count_ops(*module_);
+    summary_.functions = int(module_->functions().size());
     if (backend == "jit") {
       const std::string pipeline = exp.passes == "default" ? default_pipeline() : exp.passes;
       auto report = run_pipeline(*module_, pipeline);
       if (!report.ok()) return Error{exp.file + ": compile.passes: " + report.error().message};
+      summary_.passes = int(report->passes.size());
+      for (const PassRecord& r : report->passes)
+        if (auto it = r.stats.counters.find("ops fused"); it != r.stats.counters.end()) summary_.ops_fused += it->second;
       auto provider = gemma3_cpu_weights(checkpoint_, *module_,
-                                         exp.weights_dtype == "f32" ? WeightFormat::f32 : WeightFormat::stored);
+                                         exp.weights_dtype == "f32" ? WeightFormat::f32 : WeightFormat::stored,
+                                         weight_stats_);
       if (!provider.ok()) return provider.error();
       cpu_ = std::make_unique<CpuBackend>(*module_, CpuBackendOptions{exp.threads, exp.cache_dir});
       cpu_->set_weight_provider(*provider);
@@ -93,8 +100,39 @@ class Gemma3Session : public ModelSession {
       run_ = [this](const std::string& f, const std::vector<HostTensor>& a) { return interp_->run(f, a); };
       set_emit_ = [this](EmitFn e) { interp_->set_emit_handler(std::move(e)); };
     }
+    summary_.ops_after = count_ops(*module_);
     return {};
   }
+
+  Status compile_all(const SymbolBindings& bindings) override {
+    if (!cpu_) return Error{"compiling needs the jit backend"};
+    for (const auto& f : module_->functions()) {
+      Progress progress("compiling @" + f->name());
+      if (Status s = cpu_->compile(f->name(), bindings); !s.ok()) return s;
+      progress.finish();
+    }
+    return {};
+  }
+
+  CompileSummary summary() const override {
+    CompileSummary s = summary_;
+    if (cpu_) {
+      const CompileStats& st = cpu_->stats();
+      s.programs = st.functions;
+      s.kernel_launches = st.kernels;
+      s.distinct_kernels = st.unique_kernels;
+      s.cache_hits = st.cache_hits;
+      s.cache_misses = st.cache_misses;
+      s.jit_seconds = st.seconds;
+      s.arena_bytes = st.arena_bytes;
+    }
+    s.weights_mapped_bytes = weight_stats_->mapped_bytes;
+    s.weights_copied_bytes = weight_stats_->copied_bytes;
+    return s;
+  }
+
+  std::string optimized_ir() const override { return print_module(*module_); }
+  std::string plans_json() const override { return cpu_ ? cpu_->plans_json() : "{}"; }
 
   // Compiles `function` for a sequence length with a progress line (the JIT
   // compiles on first use otherwise; this makes the wait visible).
@@ -289,6 +327,8 @@ class Gemma3Session : public ModelSession {
   RunFn run_;
   std::function<void(EmitFn)> set_emit_;
   std::set<std::pair<std::string, int64_t>> compiled_;
+  CompileSummary summary_;
+  std::shared_ptr<WeightBindingStats> weight_stats_ = std::make_shared<WeightBindingStats>();
 };
 
 }  // namespace

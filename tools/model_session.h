@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/type.h"
 #include "runtime/experiment.h"
 #include "runtime/tokenizer.h"
 
@@ -20,6 +21,19 @@ struct GenerationResult {
   int64_t prompt_tokens = 0;
   double prefill_seconds = 0;  // the call until the first token
   double decode_seconds = 0;   // first token to last
+};
+
+// What compiling produced and cost (graphc's summary).
+struct CompileSummary {
+  int functions = 0;
+  int64_t ops_before = 0, ops_after = 0;  // before and after the pass pipeline
+  int passes = 0;
+  int64_t ops_fused = 0;
+  int programs = 0, kernel_launches = 0, distinct_kernels = 0;
+  int cache_hits = 0, cache_misses = 0;
+  double jit_seconds = 0;
+  int64_t arena_bytes = 0;
+  int64_t weights_mapped_bytes = 0, weights_copied_bytes = 0;
 };
 
 struct EvaluationResult {
@@ -58,6 +72,14 @@ class ModelSession {
       const std::function<void(size_t, const std::string&)>& on_text) = 0;
 
   virtual Expected<EvaluationResult> evaluate(const std::string& text) = 0;
+
+  // Compiles every function for these symbol values (JIT only).
+  virtual Status compile_all(const SymbolBindings& bindings) = 0;
+  virtual CompileSummary summary() const = 0;
+  // The module after the pass pipeline, as text.
+  virtual std::string optimized_ir() const = 0;
+  // The memory plans of the compiled programs, as JSON.
+  virtual std::string plans_json() const = 0;
 
   // Bytes of the largest arena compiled so far (0 on the reference backend).
   virtual int64_t arena_bytes() const = 0;

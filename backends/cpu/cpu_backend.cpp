@@ -1,6 +1,7 @@
 #include "backends/cpu/cpu_backend.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstring>
@@ -641,6 +642,26 @@ Expected<std::vector<HostTensor>> CpuBackend::run(const std::string& function, c
 }
 
 const CompileStats& CpuBackend::stats() const { return impl_->stats_; }
+
+std::string CpuBackend::plans_json() const {
+  nlohmann::json all = nlohmann::json::object();
+  for (const auto& [key, p] : impl_->programs_) {
+    nlohmann::json values = nlohmann::json::array();
+    const char* base = static_cast<const char*>(p->arena.get());
+    for (size_t i = 0; i < p->slots.size(); ++i) {
+      const SlotInfo& s = p->slots[i];
+      const char* at = static_cast<const char*>(s.ptr);
+      const bool in_arena = at >= base && at < base + p->arena_bytes;
+      values.push_back({{"slot", i},
+                        {"type", TensorType(s.dtype, from_static(s.shape)).str()},
+                        {"bytes", s.bytes},
+                        {"place", in_arena ? "arena" : "outside"},
+                        {"offset", in_arena ? at - base : -1}});
+    }
+    all[key] = {{"arena_bytes", p->arena_bytes}, {"values", values}};
+  }
+  return all.dump(1);
+}
 
 Expected<std::string> CpuBackend::plan_report(const std::string& function, const SymbolBindings& bindings) const {
   auto it = impl_->programs_.find(bindings_key(function, bindings));

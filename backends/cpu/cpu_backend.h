@@ -84,6 +84,9 @@ class CpuBackend {
   // The memory plan report of a compiled function (text), or an error if it
   // has not been compiled with these bindings.
   Expected<std::string> plan_report(const std::string& function, const SymbolBindings& bindings = {}) const;
+  // Every compiled program's memory plan as one JSON object keyed by
+  // "function;symbol=value".
+  std::string plans_json() const;
 
  private:
   class Impl;
