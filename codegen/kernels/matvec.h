@@ -1,0 +1,285 @@
+/* Row dots for decode: out[m] = sum_k x[m, k] * w[k] for M <= 4 activation
+ * rows against one weight row w, the building block of the matvec and decode
+ * geglu templates (matvec.c, geglu.c).
+ *
+ * Two families:
+ *  - portable (generic vectors): f32 and bf16 rows are read directly; block
+ *    formats are decoded to floats (quant_blocks.h) into a scratch row first.
+ *    The sum is f32 in a fixed order.
+ *  - VNNI (AVX-512 BW/VL + VNNI, chosen by the lowering when the host has
+ *    them): x is quantized to int8 once per call, like ggml's Q8_0 (blocks of
+ *    32, for Q8_0/Q5_0 weights) or Q8_K (blocks of 256, for Q4_K/Q6_K), and
+ *    each weight block is dotted in integers with vpdpbusd / vpmaddubsw, then
+ *    scaled by d_w * d_x in f32. The error against the exact product is that
+ *    of rounding x to 8 bits: at most sum_k |w_k| * amax_block(x) / 254.
+ *
+ * vpdpbusd multiplies unsigned by signed bytes. Weights are turned into
+ * signed values w, then |w| (unsigned) times sign(w) * x (signed) gives w * x
+ * (vpsignb). Q4_K's unsigned nibbles go in directly and its mins are a
+ * separate sum over per-32 sums of x.
+ *
+ * Every reduction is in a fixed order that depends only on K, so the result
+ * of a row never depends on how the runtime splits the rows.
+ */
+#ifndef GRAPHC_KERNELS_MATVEC_H
+#define GRAPHC_KERNELS_MATVEC_H
+
+#include <immintrin.h>
+
+#include "codegen/kernels/kernel_abi.h"
+
+/* Vectors passed between inlined helpers: the ABI note clang gives for
+ * targets without AVX does not apply (everything is inlined, and the JIT
+ * compiles for the host). */
+#pragma clang diagnostic ignored "-Wpsabi"
+#include "codegen/kernels/quant_blocks.h"
+
+/* The most activation rows a matvec handles at once (decode and small
+ * batches); the lowering sends larger M to the GEMM. */
+#define GK_MV_MAX_M 4
+
+typedef uint16_t gk_vh __attribute__((vector_size(GK_VW * sizeof(uint16_t))));
+
+static inline gk_vf gk_load_bf16(const uint8_t *p) {
+  gk_vh h;
+  __builtin_memcpy(&h, p, sizeof h);
+  const gk_vu u = __builtin_convertvector(h, gk_vu) << 16;
+  return (gk_vf)u;
+}
+
+/* out[m] = x[m, :] . w for an f32 (fmt F32) or bf16 (fmt BF16) row. U
+ * independent accumulators per activation row hide the FMA latency; the
+ * lanes and accumulators are combined in one fixed order. */
+static inline void gk_mv_dot_float_row(int64_t fmt, const float *x, const uint8_t *w, int64_t M, int64_t K,
+                                       float *out) {
+  enum { U = 4 };
+  gk_vf acc[GK_MV_MAX_M][U];
+  for (int m = 0; m < GK_MV_MAX_M; ++m)
+    for (int u = 0; u < U; ++u) acc[m][u] = gk_splat(0.0f);
+  const int64_t step = (int64_t)U * GK_VW;
+  int64_t k = 0;
+  for (; k + step <= K; k += step) {
+    for (int u = 0; u < U; ++u) {
+      const int64_t kk = k + (int64_t)u * GK_VW;
+      const gk_vf wv = fmt == GK_FMT_BF16 ? gk_load_bf16(w + 2 * kk) : gk_load((const float *)w + kk);
+      for (int m = 0; m < M; ++m) acc[m][u] += gk_load(x + m * K + kk) * wv;
+    }
+  }
+  for (; k + GK_VW <= K; k += GK_VW) {
+    const gk_vf wv = fmt == GK_FMT_BF16 ? gk_load_bf16(w + 2 * k) : gk_load((const float *)w + k);
+    for (int m = 0; m < M; ++m) acc[m][0] += gk_load(x + m * K + k) * wv;
+  }
+  for (int m = 0; m < M; ++m) {
+    float tail = 0.0f;
+    for (int64_t t = k; t < K; ++t) {
+      float wt;
+      if (fmt == GK_FMT_BF16) wt = gk_bf16_to_f32(gk_load_u16(w + 2 * t));
+      else __builtin_memcpy(&wt, w + 4 * t, 4);
+      tail += x[m * K + t] * wt;
+    }
+    out[m] = gk_hsum((acc[m][0] + acc[m][1]) + (acc[m][2] + acc[m][3])) + tail;
+  }
+}
+
+/* Any format: f32/bf16 directly, others decoded into `scratch` (K floats). */
+static inline void gk_mv_dot_row(int64_t fmt, const float *x, const uint8_t *w, int64_t M, int64_t K, float *scratch,
+                                 float *out) {
+  if (fmt == GK_FMT_F32 || fmt == GK_FMT_BF16) {
+    gk_mv_dot_float_row(fmt, x, w, M, K, out);
+    return;
+  }
+  gk_decode_row(fmt, w, 0, K, scratch);
+  gk_mv_dot_float_row(GK_FMT_F32, x, (const uint8_t *)scratch, M, K, out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* VNNI: integer dots against int8-quantized activations.                   */
+
+#define GK_VNNI_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/* Elements per activation scale for a weight format: 32 for the _0 formats,
+ * 256 (one Q8_K-style scale per super-block) for the K-quants. */
+static inline int64_t gk_qx_block(int64_t fmt) { return fmt == GK_FMT_Q4_K || fmt == GK_FMT_Q6_K ? 256 : 32; }
+
+/* x quantized: q[m*K + k] int8, d[m*(K/QB) + b] the scale of block b of row m
+ * (x ~ d * q), bsum[m*(K/32) + j] the sum of q over elements 32j..32j+31. */
+typedef struct {
+  int8_t *q;
+  float *d;
+  int32_t *bsum;
+  int64_t qb;
+} gk_qx;
+
+/* Quantizes M rows of K (K a multiple of qb, qb a multiple of 32) with
+ * d = amax / 127 and q = round-to-nearest-even(x / d). */
+GK_VNNI_TARGET static inline void gk_quantize_x(const float *x, int64_t M, int64_t K, gk_qx qx) {
+  const int64_t nb = K / qx.qb;
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const float *xb = x + m * K + b * qx.qb;
+      __m512 amax = _mm512_setzero_ps();
+      for (int64_t i = 0; i < qx.qb; i += 16) amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(xb + i)));
+      const float a = _mm512_reduce_max_ps(amax);
+      const float inv = a > 0.0f ? 127.0f / a : 0.0f;
+      qx.d[m * nb + b] = a / 127.0f;
+      const __m512 vinv = _mm512_set1_ps(inv);
+      for (int64_t i = 0; i < qx.qb; i += 32) {
+        const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + i), vinv));
+        const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + i + 16), vinv));
+        int8_t *dst = qx.q + m * K + b * qx.qb + i;
+        _mm_storeu_si128((__m128i *)dst, _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(dst + 16), _mm512_cvtsepi32_epi8(q1));
+        /* Sum of the saturated values, as the dots see them. */
+        const __m512i s = _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(q0, _mm512_set1_epi32(127)),
+                                                            _mm512_set1_epi32(-128)),
+                                           _mm512_max_epi32(_mm512_min_epi32(q1, _mm512_set1_epi32(127)),
+                                                            _mm512_set1_epi32(-128)));
+        qx.bsum[m * (K / 32) + (b * qx.qb + i) / 32] = _mm512_reduce_add_epi32(s);
+      }
+    }
+  }
+}
+
+GK_VNNI_TARGET static inline float gk_hsum8(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+/* w (signed bytes) times x (signed bytes), four products per int32 lane. */
+GK_VNNI_TARGET static inline __m256i gk_dot_s8(__m256i abs_w, __m256i w, __m256i x) {
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), abs_w, _mm256_sign_epi8(x, w));
+}
+
+/* Q8_0 and Q5_0: one 32-element block is 32 signed weights and a scale, and
+ * x has one scale per 32 too. */
+GK_VNNI_TARGET static inline __m256i gk_q5_0_weights(const gk_block_q5_0 *blk) {
+  const __m128i qs = _mm_loadu_si128((const __m128i *)blk->qs);
+  const __m128i lo = _mm_and_si128(qs, _mm_set1_epi8(0xF));
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(qs, 4), _mm_set1_epi8(0xF));
+  __m256i v = _mm256_set_m128i(hi, lo);
+  v = _mm256_or_si256(v, _mm256_maskz_mov_epi8((__mmask32)gk_load_u32(blk->qh), _mm256_set1_epi8(16)));
+  return _mm256_sub_epi8(v, _mm256_set1_epi8(16));
+}
+
+GK_VNNI_TARGET static inline void gk_mv_dot_row_q32(int64_t fmt, gk_qx qx, const uint8_t *w, int64_t M, int64_t K,
+                                                    float *out) {
+  __m256 acc[GK_MV_MAX_M];
+  for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m] = _mm256_setzero_ps();
+  const int64_t nb = K / 32;
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i wv;
+    float dw;
+    if (fmt == GK_FMT_Q8_0) {
+      const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
+      wv = _mm256_loadu_si256((const __m256i *)blk->qs);
+      dw = _cvtsh_ss(gk_load_u16(blk->d));
+    } else {
+      const gk_block_q5_0 *blk = (const gk_block_q5_0 *)(w + 22 * b);
+      wv = gk_q5_0_weights(blk);
+      dw = _cvtsh_ss(gk_load_u16(blk->d));
+    }
+    const __m256i aw = _mm256_abs_epi8(wv);
+    for (int m = 0; m < M; ++m) {
+      const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 32 * b));
+      const __m256 p = _mm256_cvtepi32_ps(gk_dot_s8(aw, wv, xv));
+      acc[m] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * qx.d[m * nb + b]), acc[m]);
+    }
+  }
+  for (int m = 0; m < M; ++m) out[m] = gk_hsum8(acc[m]);
+}
+
+/* Q4_K: per sub-block j of 32, sum_k (d sc_j q_k - dmin m_j) dx qx_k
+ *   = d dx sum_j sc_j (q . qx)_j - dmin dx sum_j m_j bsum_j. */
+GK_VNNI_TARGET static inline void gk_mv_dot_row_q4_k(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
+  __m256 acc[GK_MV_MAX_M];
+  float mins[GK_MV_MAX_M];
+  for (int m = 0; m < GK_MV_MAX_M; ++m) {
+    acc[m] = _mm256_setzero_ps();
+    mins[m] = 0.0f;
+  }
+  const int64_t nb = K / 256;
+  for (int64_t b = 0; b < nb; ++b) {
+    const gk_block_q4_k *blk = (const gk_block_q4_k *)(w + 144 * b);
+    const float d = _cvtsh_ss(gk_load_u16(blk->d)), dmin = _cvtsh_ss(gk_load_u16(blk->dmin));
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) gk_k_scale_min(blk->scales, j, &sc[j], &mn[j]);
+    __m256i isum[GK_MV_MAX_M];
+    for (int m = 0; m < GK_MV_MAX_M; ++m) isum[m] = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * c));
+      const __m256i lo = _mm256_and_si256(q, _mm256_set1_epi8(0xF));
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(0xF));
+      for (int m = 0; m < M; ++m) {
+        const int8_t *xq = qx.q + m * K + 256 * b + 64 * c;
+        const __m256i plo = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)xq));
+        const __m256i phi =
+            _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(xq + 32)));
+        isum[m] = _mm256_add_epi32(isum[m], _mm256_add_epi32(_mm256_mullo_epi32(plo, _mm256_set1_epi32(sc[2 * c])),
+                                                             _mm256_mullo_epi32(phi, _mm256_set1_epi32(sc[2 * c + 1]))));
+      }
+    }
+    for (int m = 0; m < M; ++m) {
+      const int32_t *bs = qx.bsum + m * (K / 32) + 8 * b;
+      int32_t msum = 0;
+      for (int j = 0; j < 8; ++j) msum += mn[j] * bs[j];
+      const float dx = qx.d[m * nb + b];
+      acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[m]), _mm256_set1_ps(d * dx), acc[m]);
+      mins[m] += dmin * dx * (float)msum;
+    }
+  }
+  for (int m = 0; m < M; ++m) out[m] = gk_hsum8(acc[m]) - mins[m];
+}
+
+/* Q6_K: signed 6-bit weights (q - 32) with one int8 scale per 16; vpmaddubsw
+ * gives sums of pairs (int16, at most 2*32*127), vpmaddwd weights them by the
+ * scale of their 16-element group and sums to int32. */
+GK_VNNI_TARGET static inline void gk_mv_dot_row_q6_k(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
+  __m256 acc[GK_MV_MAX_M];
+  for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m] = _mm256_setzero_ps();
+  const int64_t nb = K / 256;
+  const __m256i low4 = _mm256_set1_epi8(0xF), bits45 = _mm256_set1_epi8(0x30);
+  for (int64_t b = 0; b < nb; ++b) {
+    const gk_block_q6_k *blk = (const gk_block_q6_k *)(w + 210 * b);
+    const float d = _cvtsh_ss(gk_load_u16(blk->d));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)blk->scales));
+    __m256i isum[GK_MV_MAX_M];
+    for (int m = 0; m < GK_MV_MAX_M; ++m) isum[m] = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const __m256i qh = _mm256_loadu_si256((const __m256i *)(blk->qh + 32 * half));
+      const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(blk->ql + 64 * half));
+      const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(blk->ql + 64 * half + 32));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+      for (int k = 0; k < 4; ++k) {
+        const int g = 8 * half + 2 * k; /* scale groups g (elements 0-15) and g + 1 */
+        const __m256i scv = _mm256_permutexvar_epi16(_mm256_set_m128i(_mm_set1_epi16((short)(g + 1)),
+                                                                      _mm_set1_epi16((short)g)), sc16);
+        const __m256i ws = _mm256_sub_epi8(q[k], _mm256_set1_epi8(32));
+        const __m256i aw = _mm256_abs_epi8(ws);
+        for (int m = 0; m < M; ++m) {
+          const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 256 * b + 128 * half + 32 * k));
+          const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, ws));
+          isum[m] = _mm256_add_epi32(isum[m], _mm256_madd_epi16(p16, scv));
+        }
+      }
+    }
+    for (int m = 0; m < M; ++m)
+      acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[m]), _mm256_set1_ps(d * qx.d[m * nb + b]), acc[m]);
+  }
+  for (int m = 0; m < M; ++m) out[m] = gk_hsum8(acc[m]);
+}
+
+/* One weight row in a block format against the quantized activations. */
+GK_VNNI_TARGET static inline void gk_mv_dot_row_vnni(int64_t fmt, gk_qx qx, const uint8_t *w, int64_t M, int64_t K,
+                                                     float *out) {
+  if (fmt == GK_FMT_Q4_K) gk_mv_dot_row_q4_k(qx, w, M, K, out);
+  else if (fmt == GK_FMT_Q6_K) gk_mv_dot_row_q6_k(qx, w, M, K, out);
+  else gk_mv_dot_row_q32(fmt, qx, w, M, K, out);
+}
+
+#endif
