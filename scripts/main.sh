@@ -16,4 +16,4 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" --target graphc graph-run pass-dump
 build/bin/graph-run --demo
 echo
-build/bin/graph-run --backend reference --gguf models/gemma-3-270m-Q4_K_M.gguf --prompt "The capital of France is" --max-new-tokens 24
+build/bin/graph-run experiments/gemma3-270m-generate.yaml
