@@ -36,7 +36,7 @@ constexpr int64_t kMatvecMaxK = 16384;
 
 int64_t gemm_tile_rows(const LoweringContext& ctx) {
   const int64_t mr = host_width(ctx) == 16 ? 8 : 6;
-  return 128 / mr * mr;
+  return (128 + mr - 1) / mr * mr;
 }
 
 bool host_has_vnni(const LoweringContext& ctx) {

@@ -162,31 +162,35 @@ GK_VNNI_TARGET static inline __m256i gk_q5_0_weights(const gk_block_q5_0 *blk) {
   return _mm256_sub_epi8(v, _mm256_set1_epi8(16));
 }
 
+GK_VNNI_TARGET static inline __m256i gk_q32_weights(int64_t fmt, const uint8_t *w, int64_t b, float *dw) {
+  if (fmt == GK_FMT_Q8_0) {
+    const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
+    *dw = _cvtsh_ss(gk_load_u16(blk->d));
+    return _mm256_loadu_si256((const __m256i *)blk->qs);
+  }
+  const gk_block_q5_0 *blk = (const gk_block_q5_0 *)(w + 22 * b);
+  *dw = _cvtsh_ss(gk_load_u16(blk->d));
+  return gk_q5_0_weights(blk);
+}
+
+/* Even and odd blocks go to two accumulators: one FMA chain would make the
+ * 4-cycle FMA latency the bound. They are added once, at the end. */
 GK_VNNI_TARGET static inline void gk_mv_dot_row_q32(int64_t fmt, gk_qx qx, const uint8_t *w, int64_t M, int64_t K,
                                                     float *out) {
-  __m256 acc[GK_MV_MAX_M];
-  for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m] = _mm256_setzero_ps();
+  __m256 acc[GK_MV_MAX_M][2];
+  for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
   const int64_t nb = K / 32;
   for (int64_t b = 0; b < nb; ++b) {
-    __m256i wv;
     float dw;
-    if (fmt == GK_FMT_Q8_0) {
-      const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
-      wv = _mm256_loadu_si256((const __m256i *)blk->qs);
-      dw = _cvtsh_ss(gk_load_u16(blk->d));
-    } else {
-      const gk_block_q5_0 *blk = (const gk_block_q5_0 *)(w + 22 * b);
-      wv = gk_q5_0_weights(blk);
-      dw = _cvtsh_ss(gk_load_u16(blk->d));
-    }
+    const __m256i wv = gk_q32_weights(fmt, w, b, &dw);
     const __m256i aw = _mm256_abs_epi8(wv);
     for (int m = 0; m < M; ++m) {
       const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 32 * b));
       const __m256 p = _mm256_cvtepi32_ps(gk_dot_s8(aw, wv, xv));
-      acc[m] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * qx.d[m * nb + b]), acc[m]);
+      acc[m][b & 1] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * qx.d[m * nb + b]), acc[m][b & 1]);
     }
   }
-  for (int m = 0; m < M; ++m) out[m] = gk_hsum8(acc[m]);
+  for (int m = 0; m < M; ++m) out[m] = gk_hsum8(_mm256_add_ps(acc[m][0], acc[m][1]));
 }
 
 /* Q4_K: per sub-block j of 32, sum_k (d sc_j q_k - dmin m_j) dx qx_k
