@@ -43,10 +43,14 @@ class Gemma3Builder {
     }
   }
 
-  void build_prefill() {
-    Builder b = Builder::function(m_, "prefill");
+  // prefill(tokens) -> logits of every position; with `one_row`,
+  // prefill_row(tokens, row) -> the logits of position `row` only (what
+  // generation needs: the LM head over one row instead of seq).
+  void build_prefill(bool one_row) {
+    Builder b = Builder::function(m_, one_row ? "prefill_row" : "prefill");
     const Dim seq = sym("seq");
     Val tokens = b.param(TensorType(DType::i32, {seq}), "tokens");
+    Val row = one_row ? b.param(TensorType(DType::i32, {}), "row") : Val{};
     Val positions = b.iota({seq}, 0, DType::i32).named("positions");
     // Causal and sliding-window masks over [query, key] positions.
     Val q_pos = b.iota({seq, seq}, 0, DType::i32);
@@ -69,7 +73,13 @@ class Gemma3Builder {
       write_prefill_cache(b, i, qkv, last);
       x = finish_layer(b, x, attn, i);
     }
-    b.ret({lm_head(b, x).named("logits")});
+    if (!one_row) {
+      b.ret({lm_head(b, x).named("logits")});
+      return;
+    }
+    Val zero = b.scalar(0, DType::i32);
+    Val x_row = b.dynamic_slice(x, {row, zero}, {1, c_.hidden});
+    b.ret({b.reshape(lm_head(b, x_row), {c_.vocab}).named("logits")});
   }
 
   void build_decode_step() {
@@ -245,7 +255,8 @@ std::unique_ptr<Module> build_gemma3(const Gemma3Config& config) {
   auto m = std::make_unique<Module>("gemma3");
   Gemma3Builder g(config, *m);
   g.declare_globals();
-  g.build_prefill();
+  g.build_prefill(/*one_row=*/false);
+  g.build_prefill(/*one_row=*/true);
   g.build_decode_step();
   return m;
 }

@@ -1,5 +1,7 @@
 // Gemma-3 as IR: builds a module with
 //   prefill(tokens: i32[seq]) -> f32[seq, vocab]   fills the KV caches from position 0
+//   prefill_row(tokens: i32[seq], row: i32[]) -> f32[vocab]   the same, with the
+//       logits of one position only (generation needs the last one)
 //   decode_step(token: i32[], pos: i32[]) -> f32[vocab]   reads and appends to them
 // for any Gemma3Config. Every architectural detail is in the graph: the
 // embedding scaled by sqrt(hidden), four RMSNorms per layer with (1 + w),

@@ -69,8 +69,8 @@ std::pair<Val, Val> generation_loop(Builder& b, Val first_logits, Val first_pos,
 }
 
 Status check_generate(const Module& module, const Gemma3Config& config, const GenerateConfig& g) {
-  if (!module.function("prefill") || !module.function("decode_step"))
-    return Error{"generate: the module has no prefill/decode_step (build it with build_gemma3)"};
+  if (!module.function("prefill_row") || !module.function("decode_step"))
+    return Error{"generate: the module has no prefill_row/decode_step (build it with build_gemma3)"};
   if (g.max_new_tokens < 1 || g.max_new_tokens > config.max_context)
     return Error{fmt::format("generate: max_new_tokens must be in [1, {}] (the model's max_context), got {}",
                              config.max_context, g.max_new_tokens)};
@@ -87,13 +87,10 @@ Status add_generate(Module& module, const Gemma3Config& config, const GenerateCo
   const Val prompt = b.param(TensorType(DType::i32, {Dim::sym("seq")}), "prompt");
   const Val seed = b.param(TensorType(DType::i64, {}), "seed");
 
-  const Val all_logits = b.call("prefill", {prompt})[0];
   // The prompt's length as a value: the last index of an iota over it.
   const Val positions = b.iota({Dim::sym("seq")}, 0, DType::i32);
   const Val last = b.reduce(positions, "max", {0});
-  const Val zero = b.scalar(0, DType::i32);
-  const Val last_row = b.dynamic_slice(all_logits, {last, zero}, {1, V});
-  const Val first_logits = b.reshape(last_row, {V});
+  const Val first_logits = b.call("prefill_row", {prompt, last})[0];
   const Val first_pos = b.add(last, b.scalar(1, DType::i32));
   const Val seen = g.sampling.repetition_penalty != 1.0 ? seen_tokens(b, prompt, first_pos, V)
                                                         : b.constant(0.0, TensorType(DType::f32, {V}));
@@ -127,10 +124,8 @@ Status add_generate_batch(Module& module, const Gemma3Config& config, const Gene
         // Prefill on the padded row: causal attention keeps the positions
         // before `length` exact, and decoding from `length` overwrites the
         // cache rows the padding filled (see the header for the limit).
-        const Val all_logits = body.call("prefill", {prompt})[0];
         const Val last = body.sub(length, body.scalar(1, DType::i32));
-        const Val logits_row = body.dynamic_slice(all_logits, {last, zero}, {1, V});
-        const Val first_logits = body.reshape(logits_row, {V});
+        const Val first_logits = body.call("prefill_row", {prompt, last})[0];
         const Val seen = g.sampling.repetition_penalty != 1.0 ? seen_tokens(body, prompt, length, V)
                                                               : body.constant(0.0, TensorType(DType::f32, {V}));
         const Val row_seed = body.add(seed, r);
