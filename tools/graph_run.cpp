@@ -154,11 +154,12 @@ int run_evaluate(ModelSession& session, const Experiment& exp, bool json) {
   return 0;
 }
 
-int run_experiment(const Experiment& exp, const std::string& backend, bool json) {
-  auto session = ModelSession::open(exp, backend);
+int run_experiment(const Experiment& exp, const SessionOptions& options, bool json) {
+  auto session = ModelSession::open(exp, options);
   if (!session.ok()) throw GraphcError(session.error().message);
-  if (exp.run.task == "evaluate") return run_evaluate(**session, exp, json);
-  return run_generate(**session, exp, json);
+  const int rc = exp.run.task == "evaluate" ? run_evaluate(**session, exp, json) : run_generate(**session, exp, json);
+  if (options.profile) fmt::print(stderr, "\nkernel profile:\n{}", (*session)->profile_report());
+  return rc;
 }
 
 int graph_run_main(int argc, char** argv) {
@@ -166,12 +167,13 @@ int graph_run_main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("graph-run ") + kVersion);
   std::string input, function, backend = "jit";
   std::vector<std::string> args, overrides;
-  bool demo = false, json = false, random_weights = false;
+  bool demo = false, json = false, random_weights = false, profile = false;
   uint64_t seed = 0;
   int64_t max_elements = 16;
   app.add_option("input", input, "an experiment (.yaml), an artifact directory (graphc -o) or an IR text file (.graph)");
   app.add_option("--set", overrides, "override an experiment key: --set run.max_new_tokens=32 (repeatable)");
   app.add_flag("--json", json, "end with one line of JSON: the task's results and statistics");
+  app.add_flag("--profile", profile, "time every JIT kernel and print where the time went (stderr)");
   app.add_option("--backend", backend, "jit (compiled kernels) or reference (the interpreter)")
       ->capture_default_str()
       ->check(CLI::IsMember({"jit", "reference"}));
@@ -198,13 +200,13 @@ int graph_run_main(int argc, char** argv) {
     all.insert(all.end(), overrides.begin(), overrides.end());
     auto exp = parse_experiment(yaml, "--gguf", all);
     if (!exp.ok()) throw GraphcError(exp.error().message);
-    return run_experiment(*exp, backend, json);
+    return run_experiment(*exp, SessionOptions{backend, profile}, json);
   }
   if (input.empty()) throw GraphcError("no input: give an experiment (.yaml), --gguf, an IR file or --demo (see --help)");
   if (input.ends_with(".yaml") || input.ends_with(".yml")) {
     auto exp = load_experiment(input, overrides);
     if (!exp.ok()) throw GraphcError(exp.error().message);
-    return run_experiment(*exp, backend, json);
+    return run_experiment(*exp, SessionOptions{backend, profile}, json);
   }
   if (std::filesystem::is_directory(input)) {
     // An artifact of `graphc EXP.yaml -o DIR`: its experiment, its objects.
@@ -214,7 +216,7 @@ int graph_run_main(int argc, char** argv) {
     auto exp = load_experiment((dir / "experiment.yaml").string(), overrides);
     if (!exp.ok()) throw GraphcError(exp.error().message);
     exp->cache_dir = (dir / "objects").string();
-    return run_experiment(*exp, backend, json);
+    return run_experiment(*exp, SessionOptions{backend, profile}, json);
   }
 
   Expected<std::unique_ptr<Module>> m = load_module(input);

@@ -67,7 +67,7 @@ int compile_experiment(const std::string& path, const std::vector<std::string>& 
     exp->cache_dir = (std::filesystem::path(output) / "objects.partial").string();
     std::filesystem::remove_all(exp->cache_dir);
   }
-  auto session = ModelSession::open(*exp, "jit");
+  auto session = ModelSession::open(*exp, SessionOptions{});
   if (!session.ok()) throw GraphcError(session.error().message);
   if (Status s = (*session)->compile_all({{"seq", seq}, {"batch", 1}}); !s.ok())
     throw GraphcError(path + ": " + s.error().message);

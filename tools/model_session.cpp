@@ -35,7 +35,11 @@ class Gemma3Session : public ModelSession {
   int64_t arena_bytes() const override { return cpu_ ? cpu_->stats().arena_bytes : 0; }
   std::string backend_name() const override { return cpu_ ? "jit" : "reference"; }
 
-  Status open(const Experiment& exp, const std::string& backend) {
+  std::string profile_report() const override { return cpu_ && profile_ ? cpu_->profile_report() : ""; }
+
+  Status open(const Experiment& exp, const SessionOptions& options) {
+    const std::string& backend = options.backend;
+    profile_ = options.profile;
     exp_ = exp;
     if (backend != "jit" && backend != "reference")
       return Error{"the backend must be jit or reference, got '" + backend + "'"};
@@ -88,7 +92,7 @@ class Gemma3Session : public ModelSession {
                                          exp.weights_dtype == "f32" ? WeightFormat::f32 : WeightFormat::stored,
                                          weight_stats_);
       if (!provider.ok()) return provider.error();
-      cpu_ = std::make_unique<CpuBackend>(*module_, CpuBackendOptions{exp.threads, exp.cache_dir});
+      cpu_ = std::make_unique<CpuBackend>(*module_, CpuBackendOptions{exp.threads, exp.cache_dir, options.profile});
       cpu_->set_weight_provider(*provider);
       run_ = [this](const std::string& f, const std::vector<HostTensor>& a) { return cpu_->run(f, a); };
       set_emit_ = [this](EmitFn e) { cpu_->set_emit_handler(std::move(e)); };
@@ -328,14 +332,15 @@ class Gemma3Session : public ModelSession {
   std::function<void(EmitFn)> set_emit_;
   std::set<std::pair<std::string, int64_t>> compiled_;
   CompileSummary summary_;
+  bool profile_ = false;
   std::shared_ptr<WeightBindingStats> weight_stats_ = std::make_shared<WeightBindingStats>();
 };
 
 }  // namespace
 
-Expected<std::unique_ptr<ModelSession>> ModelSession::open(const Experiment& exp, const std::string& backend) {
+Expected<std::unique_ptr<ModelSession>> ModelSession::open(const Experiment& exp, const SessionOptions& options) {
   auto s = std::make_unique<Gemma3Session>();
-  if (Status st = s->open(exp, backend); !st.ok()) return st.error();
+  if (Status st = s->open(exp, options); !st.ok()) return st.error();
   return std::unique_ptr<ModelSession>(std::move(s));
 }
 

@@ -45,10 +45,14 @@ struct EvaluationResult {
   double bits_per_byte() const;
 };
 
+struct SessionOptions {
+  std::string backend = "jit";  // or "reference"
+  bool profile = false;         // time every kernel (JIT): profile_report()
+};
+
 class ModelSession {
  public:
-  // backend: "jit" or "reference".
-  static Expected<std::unique_ptr<ModelSession>> open(const Experiment& exp, const std::string& backend);
+  static Expected<std::unique_ptr<ModelSession>> open(const Experiment& exp, const SessionOptions& options = {});
   virtual ~ModelSession() = default;
 
   virtual const Tokenizer& tokenizer() const = 0;
@@ -84,6 +88,8 @@ class ModelSession {
   // Bytes of the largest arena compiled so far (0 on the reference backend).
   virtual int64_t arena_bytes() const = 0;
   virtual std::string backend_name() const = 0;
+  // Time per kernel with SessionOptions::profile; empty otherwise.
+  virtual std::string profile_report() const = 0;
 };
 
 }  // namespace graphc::tools

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -129,6 +130,11 @@ class CpuBackend::Impl {
   std::map<std::string, int> kernel_of_key_;  // dedupe across a compile
   CompileStats stats_;
   std::recursive_mutex mutex_;
+  struct ProfileEntry {
+    int64_t calls = 0;
+    double seconds = 0;
+  };
+  std::map<std::string, ProfileEntry> profile_;
 
   Status ensure_jit() {
     if (jit_) return {};
@@ -338,7 +344,16 @@ class CpuBackend::Impl {
       st.kind = Step::Kind::Launch;
       st.op = &op;
       for (Value* v : op.operands()) st.slots.push_back(slot_of.at(v));
-      for (int i = 0; i < op.num_results(); ++i) st.slots.push_back(arena_slot(op.result(i)));
+      if (const std::string* state = updates_state_in_place(op)) {
+        // The KV-cache pattern: the update is written into the state's own
+        // buffer (see updates_state_in_place), so neither the update nor the
+        // state_set copies the cache.
+        SlotInfo info = p.slots[slot_of.at(op.operand(0))];
+        st.slots.push_back(new_slot(op.result(0), info));
+        (void)state;
+      } else {
+        for (int i = 0; i < op.num_results(); ++i) st.slots.push_back(arena_slot(op.result(i)));
+      }
       LoweringContext ctx{op, {}, {}, host_cpu_features()};
       for (int i = 0; i < op.num_operands(); ++i) ctx.operands.push_back(buffer_info(st.slots[i]));
       for (int i = 0; i < op.num_results(); ++i) ctx.results.push_back(buffer_info(st.slots[op.num_operands() + i]));
@@ -372,8 +387,38 @@ class CpuBackend::Impl {
       return {};
     }
 
+    // The state S when `op` is dynamic_update_slice(state_get S, ...) that may
+    // write into S's buffer: the state_get is S's only one in the function
+    // and this update its only use (so nothing reads the value at entry
+    // afterwards), and the result is what the function stores back into S.
+    const std::string* updates_state_in_place(const Op& op) {
+      if (op.name() != "dynamic_update_slice") return nullptr;
+      const Op* get = op.operand(0)->defining_op();
+      if (!get || get->name() != "state_get") return nullptr;
+      const std::string& state = get->attr("name").as_symbol();
+      if (state_gets[state] != 1 || uses[op.operand(0)] != 1) return nullptr;
+      for (const Op* user : users[op.result(0)])
+        if (user->name() == "state_set" && user->attr("name").as_symbol() == state) return &state;
+      return nullptr;
+    }
+
+    // Use counts, users and state_get counts over the whole function.
+    void count_uses(const Block& block) {
+      for (const auto& op : block.ops()) {
+        if (op->name() == "state_get") ++state_gets[op->attr("name").as_symbol()];
+        for (Value* v : op->operands()) {
+          ++uses[v];
+          users[v].push_back(op.get());
+        }
+        for (const auto& r : op->regions()) count_uses(*r);
+      }
+    }
+
     std::map<std::string, int> kernel_index;
     std::vector<std::pair<int, int>> aliases;  // slot, slot it aliases
+    std::unordered_map<const Value*, int> uses;
+    std::unordered_map<const Value*, std::vector<const Op*>> users;
+    std::map<std::string, int> state_gets;
   };
 
   // Byte ranges a step reads and writes, for deciding what may run together.
@@ -423,6 +468,7 @@ class CpuBackend::Impl {
     p->fn = fn;
     p->bindings = bindings;
     Builder b{*this, *p};
+    b.count_uses(*fn->body());
     p->regions.push_back(std::make_unique<Region>());
     try {
       if (Status s = b.build_region(*fn->body(), *p->regions[0]); !s.ok()) return s.error();
@@ -473,7 +519,20 @@ class CpuBackend::Impl {
       if (first.kind == Step::Kind::Launch) {
         std::vector<const KernelLaunch*> launches;
         for (int i : group) launches.push_back(&r.steps[i].launch);
+        if (!options_.profile) {
+          executor_.run_group(launches);
+          continue;
+        }
+        const auto start = std::chrono::steady_clock::now();
         executor_.run_group(launches);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        // A group's time is shared by its launches (they ran together).
+        for (int i : group) {
+          const Op& op = *r.steps[i].op;
+          ProfileEntry& e = profile_[op.name() + " " + op.result(0)->type().str()];
+          e.calls += 1;
+          e.seconds += s / double(group.size());
+        }
         continue;
       }
       const Step& st = first;
@@ -642,6 +701,22 @@ Expected<std::vector<HostTensor>> CpuBackend::run(const std::string& function, c
 }
 
 const CompileStats& CpuBackend::stats() const { return impl_->stats_; }
+
+std::string CpuBackend::profile_report(int top) const {
+  std::vector<std::pair<std::string, Impl::ProfileEntry>> rows(impl_->profile_.begin(), impl_->profile_.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  double total = 0;
+  for (const auto& r : rows) total += r.second.seconds;
+  std::string out = fmt::format("{:>10} {:>8} {:>6} {:>9}  kernel (op result-type)\n", "total ms", "calls", "share",
+                                "us/call");
+  for (int i = 0; i < int(rows.size()) && i < top; ++i) {
+    const auto& [name, e] = rows[i];
+    out += fmt::format("{:>10.2f} {:>8} {:>5.1f}% {:>9.1f}  {}\n", e.seconds * 1e3, e.calls,
+                       total > 0 ? 100 * e.seconds / total : 0, e.calls ? 1e6 * e.seconds / e.calls : 0, name);
+  }
+  out += fmt::format("{:>10.2f} in all kernels\n", total * 1e3);
+  return out;
+}
 
 std::string CpuBackend::plans_json() const {
   nlohmann::json all = nlohmann::json::object();

@@ -28,6 +28,7 @@ namespace graphc {
 struct CpuBackendOptions {
   int threads = 0;         // worker threads; 0 = all hardware threads
   std::string cache_dir;   // on-disk object cache; empty = compile every time
+  bool profile = false;    // time every kernel launch (profile_report())
 };
 
 // A weight's bytes as a kernel reads them: the IR dtype's native layout
@@ -84,6 +85,10 @@ class CpuBackend {
   // The memory plan report of a compiled function (text), or an error if it
   // has not been compiled with these bindings.
   Expected<std::string> plan_report(const std::string& function, const SymbolBindings& bindings = {}) const;
+  // With options.profile: time per kernel (op and type), most expensive
+  // first, as a table.
+  std::string profile_report(int top = 25) const;
+
   // Every compiled program's memory plan as one JSON object keyed by
   // "function;symbol=value".
   std::string plans_json() const;
