@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace graphc {
 
 int64_t native_bytes(DType dtype, const std::vector<int64_t>& shape) {
@@ -56,6 +58,13 @@ HostTensor from_native(DType dtype, const std::vector<int64_t>& shape, const voi
 
 std::shared_ptr<void> allocate_aligned(int64_t bytes) {
   const size_t size = (static_cast<size_t>(bytes) + 63) / 64 * 64 + 64;
+  if (size >= (size_t{1} << 20)) {
+    // Large buffers (arenas, KV caches) come straight from the kernel: zero
+    // pages that cost nothing until touched, page-aligned.
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return std::shared_ptr<void>(p, [size](void* q) { ::munmap(q, size); });
+  }
   void* p = std::aligned_alloc(64, size);
   if (!p) throw std::bad_alloc();
   std::memset(p, 0, size);
