@@ -14,12 +14,12 @@ wall() {
   start=$(date +%s.%N)
   "$build/bin/graphc" "$experiment" --set "compile.cache_dir=$cache" >/dev/null 2>&1
   end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
+  awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'
 }
 for rep in 1 2 3; do
   rm -rf "${cache:?}"/*
   first=$(wall)
   second=$(wall)
-  printf 'run %d: first compile %.2f s, second %.2f s, %.1fx faster\n' "$rep" "$first" "$second" \
-    "$(echo "$first / $second" | bc -l)"
+  awk -v r="$rep" -v f="$first" -v s="$second" \
+    'BEGIN { printf "run %d: first compile %.2f s, second %.2f s, %.1fx faster\n", r, f, s, f / s }'
 done
