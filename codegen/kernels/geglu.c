@@ -20,7 +20,7 @@ static inline float gk_gelu_tanh(float x) {
   const float cube = ((0.044715f * x) * x) * x;
   const float inner = 0.7978845608028654f * (x + cube);
   const float half_x = 0.5f * x;
-  return half_x * (1.0f + tanhf(inner));
+  return half_x * (1.0f + gk_tanhf(inner));
 }
 
 static inline float gk_geglu_out(float gate, float up) {

