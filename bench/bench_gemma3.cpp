@@ -311,8 +311,16 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("decode_tokens", std::to_string(f.decode_tokens));
 
   for (const auto& format : f.formats) {
+    // A failure (missing weight, compile error) is reported as this
+    // benchmark's error instead of ending the program.
     benchmark::RegisterBenchmark(("BM_Gemma3/" + format).c_str(),
-                                 [format](benchmark::State& s) { BM_Gemma3(s, format); })
+                                 [format](benchmark::State& s) {
+                                   try {
+                                     BM_Gemma3(s, format);
+                                   } catch (const std::exception& error) {
+                                     s.SkipWithError(error.what());
+                                   }
+                                 })
         ->Iterations(1)
         ->Unit(benchmark::kSecond);
   }
