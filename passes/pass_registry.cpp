@@ -24,6 +24,7 @@ namespace graphc {
   PASS("fuse-elementwise", create_fuse_elementwise)        \
   /* layout */                                             \
   PASS("transpose-to-reshape", create_transpose_to_reshape) \
+  PASS("plan-memory", create_plan_memory)                  \
   /* adapters */                                           \
   PASS("add-lora", create_add_lora)                        \
   PASS("fold-lora", create_fold_lora)                      \

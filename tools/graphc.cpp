@@ -76,9 +76,9 @@ int compile_experiment(const std::string& path, const std::vector<std::string>& 
   fmt::print("graphc: {}: {} functions, {} ops -> {} after {} passes ({} ops fused)\n", path, st.functions,
              st.ops_before, st.ops_after, st.passes, st.ops_fused);
   fmt::print("graphc: {} programs (seq {}), {} kernel launches, {} distinct kernels; JIT objects: {} from the cache, "
-             "{} compiled; largest arena {}\n",
+             "{} compiled; largest arena {} (lower bound {})\n",
              st.programs, seq, st.kernel_launches, st.distinct_kernels, st.cache_hits, st.cache_misses,
-             human_bytes(st.arena_bytes));
+             human_bytes(st.arena_bytes), human_bytes(st.lower_bound_bytes));
   fmt::print("graphc: weights {} mapped in place, {} converted; compiled in {:.2f} s (JIT {:.2f} s)\n",
              human_bytes(st.weights_mapped_bytes), human_bytes(st.weights_copied_bytes), seconds, st.jit_seconds);
   if (!output.empty()) {

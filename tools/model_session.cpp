@@ -129,6 +129,7 @@ class Gemma3Session : public ModelSession {
       s.cache_misses = st.cache_misses;
       s.jit_seconds = st.seconds;
       s.arena_bytes = st.arena_bytes;
+      s.lower_bound_bytes = st.lower_bound_bytes;
     }
     s.weights_mapped_bytes = weight_stats_->mapped_bytes;
     s.weights_copied_bytes = weight_stats_->copied_bytes;

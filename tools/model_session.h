@@ -32,7 +32,7 @@ struct CompileSummary {
   int programs = 0, kernel_launches = 0, distinct_kernels = 0;
   int cache_hits = 0, cache_misses = 0;
   double jit_seconds = 0;
-  int64_t arena_bytes = 0;
+  int64_t arena_bytes = 0, lower_bound_bytes = 0;  // the largest arena and its lower bound
   int64_t weights_mapped_bytes = 0, weights_copied_bytes = 0;
 };
 

@@ -20,6 +20,7 @@
 #include "runtime/experiment.h"
 #include "ir/printer.h"
 #include "passes/ir_diff.h"
+#include "passes/memory_plan.h"
 #include "passes/pass_manager.h"
 #include "passes/pass_registry.h"
 #include "tools/tool_support.h"
@@ -187,6 +188,12 @@ int pass_dump_main(int argc, char** argv) {
   app.add_flag("--no-verify", no_verify, "do not run the verifier after each pass");
   app.add_option("--dump-dir", dump_dir, "when a pass fails, write the IR it received and its pipeline here");
   app.add_option("--elide-constants", dump.elide, "print at most this many elements of a constant (-1: all)");
+  bool plan = false;
+  int64_t plan_seq = 128;
+  std::string plan_format = "text";
+  app.add_flag("--plan", plan, "after the pipeline, print each function's memory plan (arena, lower bound, offsets)");
+  app.add_option("--plan-seq", plan_seq, "--plan: the value of every symbolic dim (seq, batch)")->capture_default_str();
+  app.add_option("--plan-format", plan_format, "--plan: text or json")->check(CLI::IsMember({"text", "json"}));
   CLI11_PARSE(app, argc, argv);
 
   if (list) {
@@ -265,6 +272,23 @@ int pass_dump_main(int argc, char** argv) {
   std::fflush(stdout);
   if (!report.ok()) throw GraphcError(report.error().message);
   if (stats) fmt::print("// ----- statistics -----\n{}{}", report->table(!no_times), remarks_text(*report));
+  if (plan) {
+    for (const auto& f : module->functions()) {
+      if (!dump.function.empty() && f->name() != dump.function) continue;
+      SymbolBindings bindings;
+      walk(f->body(), [&](Op* op) {
+        for (const auto& r : op->results())
+          for (const Dim& d : r->shape())
+            if (!d.is_static()) bindings[d.symbol] = plan_seq;
+      });
+      for (int i = 0; i < f->num_params(); ++i)
+        for (const Dim& d : f->param(i)->shape())
+          if (!d.is_static()) bindings[d.symbol] = plan_seq;
+      auto p = plan_memory(*f, bindings);
+      if (!p.ok()) throw GraphcError(p.error().message);
+      fmt::print("{}\n", plan_format == "json" ? p->to_json() : p->report());
+    }
+  }
   return 0;
 }
 

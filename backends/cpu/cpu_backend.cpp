@@ -17,6 +17,7 @@
 #include "codegen/jit_engine.h"
 #include "codegen/kernel_call.h"
 #include "ir/op_registry.h"
+#include "passes/memory_plan.h"
 #include "runtime/executor.h"
 
 namespace graphc {
@@ -103,7 +104,8 @@ struct Program {
   std::vector<KernelFn> fns;
   std::vector<int> param_slots, result_slots;
   std::shared_ptr<void> arena;
-  int64_t arena_bytes = 0;
+  int64_t arena_bytes = 0, lower_bound_bytes = 0;
+  std::string plan_report, plan_json;
   std::vector<Buffer> constants;
   int launches = 0;
   bool running = false;
@@ -194,14 +196,17 @@ class CpuBackend::Impl {
       return s;
     }
     // An intermediate in the arena.
+    // A value at its offset in the arena, as the memory plan placed it.
     int arena_slot(const Value* v) {
       SlotInfo info;
       info.dtype = v->dtype();
       info.shape = substitute(v->shape(), p.bindings);
       info.bytes = native_bytes(info.dtype, info.shape);
+      const ValuePlacement& where = plan.placement.at(v);
+      if (where.kind != Placement::Arena)
+        throw GraphcError("the memory plan does not place this value in the arena");
       const int s = new_slot(v, info);
-      arena_slots.emplace_back(s, p.arena_bytes);
-      p.arena_bytes += (info.bytes + 63) / 64 * 64;
+      arena_slots.emplace_back(s, where.offset);
       return s;
     }
 
@@ -344,13 +349,12 @@ class CpuBackend::Impl {
       st.kind = Step::Kind::Launch;
       st.op = &op;
       for (Value* v : op.operands()) st.slots.push_back(slot_of.at(v));
-      if (const std::string* state = updates_state_in_place(op)) {
-        // The KV-cache pattern: the update is written into the state's own
-        // buffer (see updates_state_in_place), so neither the update nor the
+      if (op.num_results() == 1 && plan.placement.at(op.result(0)).kind == Placement::State) {
+        // The KV-cache pattern (passes/memory_plan.h): the update is written
+        // into the state's own buffer, so neither the update nor the
         // state_set copies the cache.
         SlotInfo info = p.slots[slot_of.at(op.operand(0))];
         st.slots.push_back(new_slot(op.result(0), info));
-        (void)state;
       } else {
         for (int i = 0; i < op.num_results(); ++i) st.slots.push_back(arena_slot(op.result(i)));
       }
@@ -387,38 +391,9 @@ class CpuBackend::Impl {
       return {};
     }
 
-    // The state S when `op` is dynamic_update_slice(state_get S, ...) that may
-    // write into S's buffer: the state_get is S's only one in the function
-    // and this update its only use (so nothing reads the value at entry
-    // afterwards), and the result is what the function stores back into S.
-    const std::string* updates_state_in_place(const Op& op) {
-      if (op.name() != "dynamic_update_slice") return nullptr;
-      const Op* get = op.operand(0)->defining_op();
-      if (!get || get->name() != "state_get") return nullptr;
-      const std::string& state = get->attr("name").as_symbol();
-      if (state_gets[state] != 1 || uses[op.operand(0)] != 1) return nullptr;
-      for (const Op* user : users[op.result(0)])
-        if (user->name() == "state_set" && user->attr("name").as_symbol() == state) return &state;
-      return nullptr;
-    }
-
-    // Use counts, users and state_get counts over the whole function.
-    void count_uses(const Block& block) {
-      for (const auto& op : block.ops()) {
-        if (op->name() == "state_get") ++state_gets[op->attr("name").as_symbol()];
-        for (Value* v : op->operands()) {
-          ++uses[v];
-          users[v].push_back(op.get());
-        }
-        for (const auto& r : op->regions()) count_uses(*r);
-      }
-    }
-
     std::map<std::string, int> kernel_index;
     std::vector<std::pair<int, int>> aliases;  // slot, slot it aliases
-    std::unordered_map<const Value*, int> uses;
-    std::unordered_map<const Value*, std::vector<const Op*>> users;
-    std::map<std::string, int> state_gets;
+    MemoryPlan plan;
   };
 
   // Byte ranges a step reads and writes, for deciding what may run together.
@@ -467,8 +442,14 @@ class CpuBackend::Impl {
     auto p = std::make_unique<Program>();
     p->fn = fn;
     p->bindings = bindings;
+    auto plan = plan_memory(*fn, bindings);
+    if (!plan.ok()) return plan.error();
     Builder b{*this, *p};
-    b.count_uses(*fn->body());
+    b.plan = std::move(*plan);
+    p->arena_bytes = b.plan.arena_bytes;
+    p->lower_bound_bytes = b.plan.lower_bound_bytes;
+    p->plan_report = b.plan.report();
+    p->plan_json = b.plan.to_json();
     p->regions.push_back(std::make_unique<Region>());
     try {
       if (Status s = b.build_region(*fn->body(), *p->regions[0]); !s.ok()) return s.error();
@@ -500,7 +481,10 @@ class CpuBackend::Impl {
     stats_.unique_kernels += static_cast<int>(p->sources.size());
     (report.cache_hit ? stats_.cache_hits : stats_.cache_misses) += 1;
     stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    stats_.arena_bytes = std::max(stats_.arena_bytes, p->arena_bytes);
+    if (p->arena_bytes >= stats_.arena_bytes) {
+      stats_.arena_bytes = p->arena_bytes;
+      stats_.lower_bound_bytes = p->lower_bound_bytes;
+    }
     Program* raw = p.get();
     programs_[key] = std::move(p);
     return raw;
@@ -720,28 +704,14 @@ std::string CpuBackend::profile_report(int top) const {
 
 std::string CpuBackend::plans_json() const {
   nlohmann::json all = nlohmann::json::object();
-  for (const auto& [key, p] : impl_->programs_) {
-    nlohmann::json values = nlohmann::json::array();
-    const char* base = static_cast<const char*>(p->arena.get());
-    for (size_t i = 0; i < p->slots.size(); ++i) {
-      const SlotInfo& s = p->slots[i];
-      const char* at = static_cast<const char*>(s.ptr);
-      const bool in_arena = at >= base && at < base + p->arena_bytes;
-      values.push_back({{"slot", i},
-                        {"type", TensorType(s.dtype, from_static(s.shape)).str()},
-                        {"bytes", s.bytes},
-                        {"place", in_arena ? "arena" : "outside"},
-                        {"offset", in_arena ? at - base : -1}});
-    }
-    all[key] = {{"arena_bytes", p->arena_bytes}, {"values", values}};
-  }
+  for (const auto& [key, p] : impl_->programs_) all[key] = nlohmann::json::parse(p->plan_json);
   return all.dump(1);
 }
 
 Expected<std::string> CpuBackend::plan_report(const std::string& function, const SymbolBindings& bindings) const {
   auto it = impl_->programs_.find(bindings_key(function, bindings));
   if (it == impl_->programs_.end()) return Error{"@" + function + " has not been compiled with these bindings"};
-  return fmt::format("@{}: arena {} bytes", function, it->second->arena_bytes);
+  return it->second->plan_report;
 }
 
 }  // namespace graphc
