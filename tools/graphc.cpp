@@ -73,7 +73,7 @@ int compile_experiment(const std::string& path, const std::vector<std::string>& 
     throw GraphcError(path + ": " + s.error().message);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const CompileSummary st = (*session)->summary();
-  fmt::print("graphc: {}: {} functions, {} ops -> {} after {} passes ({} ops fused)\n", path, st.functions,
+  fmt::print("graphc: {}: {} functions, {} ops -> {} after {} passes ({} fused ops made)\n", path, st.functions,
              st.ops_before, st.ops_after, st.passes, st.ops_fused);
   fmt::print("graphc: {} programs (seq {}), {} kernel launches, {} distinct kernels; JIT objects: {} from the cache, "
              "{} compiled; largest arena {} (lower bound {})\n",

@@ -87,7 +87,7 @@ class Gemma3Session : public ModelSession {
       if (!report.ok()) return Error{exp.file + ": compile.passes: " + report.error().message};
       summary_.passes = int(report->passes.size());
       for (const PassRecord& r : report->passes)
-        if (auto it = r.stats.counters.find("ops fused"); it != r.stats.counters.end()) summary_.ops_fused += it->second;
+        if (auto it = r.stats.counters.find("fused"); it != r.stats.counters.end()) summary_.ops_fused += it->second;
       auto provider = gemma3_cpu_weights(checkpoint_, *module_,
                                          exp.weights_dtype == "f32" ? WeightFormat::f32 : WeightFormat::stored,
                                          weight_stats_);
