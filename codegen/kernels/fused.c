@@ -84,12 +84,12 @@ GK_TEMPLATE void gk_attention_f32(float *out, const float *q, const float *k, co
       const float *vj = vb + j * dv;
       if (s > top) {
         /* A new maximum rescales what is summed so far. */
-        const float r = expf(top - s);
+        const float r = gk_expf(top - s);
         sum *= r;
         for (int64_t c = 0; c < dv; ++c) acc[c] *= r;
         top = s;
       }
-      const float p = expf(s - top);
+      const float p = gk_expf(s - top);
       sum += p;
       for (int64_t c = 0; c < dv; ++c) acc[c] += p * vj[c];
     }

@@ -62,11 +62,11 @@ static inline float gk_hsum(gk_vf v) {
  * gk_expf: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its degree-6 Taylor
  * polynomial (truncation below 2e-8 relative), times 2^n built in the
  * exponent bits; relative error within 2 ulp of expf for |x| < 87, and
- * inputs beyond are clamped (0 below, the largest float above).
+ * beyond: 0 below -87 (where expf is denormal or 0), e^88 above.
  * gk_tanhf: 1 - 2 / (exp(2|x|) + 1) with the sign restored; absolute error
  * below 2e-7 (tests/codegen/test_vector_math.cpp checks both). */
-static inline float gk_expf(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+static inline float gk_expf(float in) {
+  const float x = in < -87.0f ? -87.0f : (in > 88.0f ? 88.0f : in);
   const float n = __builtin_roundevenf(x * 1.44269504088896341f);
   const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
   float p = 1.0f / 5040.0f;
@@ -80,7 +80,7 @@ static inline float gk_expf(float x) {
   const int32_t bits = ((int32_t)n + 127) << 23;
   float scale;
   __builtin_memcpy(&scale, &bits, 4);
-  return p * scale;
+  return in < -87.0f ? 0.0f : p * scale;
 }
 static inline float gk_tanhf(float x) {
   const float a = __builtin_fabsf(x);

@@ -44,7 +44,7 @@ GK_TEMPLATE void gk_softmax_f32(float *dst, const float *src, int64_t n, int64_t
     for (int64_t r = 0; r < n; ++r)
       if (gk_greater(p[r * inner], top)) top = p[r * inner];
     float sum = 0;
-    for (int64_t r = 0; r < n; ++r) sum += q[r * inner] = expf(p[r * inner] - top);
+    for (int64_t r = 0; r < n; ++r) sum += q[r * inner] = gk_expf(p[r * inner] - top);
     const float inv = 1.0f / sum;
     for (int64_t r = 0; r < n; ++r) q[r * inner] *= inv;
   }
