@@ -41,8 +41,9 @@ void check_plan(const MemoryPlan& p, int64_t alignment) {
       const ValuePlacement &a = p.placement.at(arena[i]), &b = p.placement.at(arena[j]);
       const bool live_together = a.first <= b.last && b.first <= a.last;
       const bool share_bytes = a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes;
-      if (live_together && share_bytes && a.bytes > 0 && b.bytes > 0)
+      if (live_together && share_bytes && a.bytes > 0 && b.bytes > 0) {
         EXPECT_EQ(owner(p, arena[i]), owner(p, arena[j])) << "values " << i << " and " << j << " overlap";
+      }
     }
 }
 
