@@ -279,9 +279,44 @@ GK_VNNI_TARGET static inline void gk_mv_dot_row_q6_k(gk_qx qx, const uint8_t *w,
 }
 
 /* One weight row in a block format against the quantized activations. */
+/* Q8_0 against one activation row (the tied LM head of decode: 262144 rows,
+ * half of a Q4_K_M decode step): two blocks per 512-bit register, so each
+ * instruction does twice the work of the 256-bit path; AVX-512 has no
+ * vpsignb, so x takes w's sign through a masked negation. Blocks b and b+1
+ * share a register; even pairs and odd pairs go to two accumulators, summed
+ * once at the end (a fixed order). */
+GK_VNNI_TARGET static inline float gk_mv_dot_q8_0_m1(gk_qx qx, const uint8_t *w, int64_t K) {
+  const int64_t nb = K / 32;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  const __m512i zero = _mm512_setzero_si512();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const gk_block_q8_0 *b0 = (const gk_block_q8_0 *)(w + 34 * b);
+    const gk_block_q8_0 *b1 = (const gk_block_q8_0 *)(w + 34 * (b + 1));
+    const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b0->qs)),
+                                          _mm256_loadu_si256((const __m256i *)b1->qs), 1);
+    const __m512i xv = _mm512_loadu_si512((const void *)(qx.q + 32 * b));
+    const __m512i sx = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wv), zero, xv);
+    const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), sx));
+    const float s0 = _cvtsh_ss(gk_load_u16(b0->d)) * qx.d[b], s1 = _cvtsh_ss(gk_load_u16(b1->d)) * qx.d[b + 1];
+    const __m512 scale = _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(s0), _mm512_set1_ps(s1));
+    acc[(b >> 1) & 1] = _mm512_fmadd_ps(p, scale, acc[(b >> 1) & 1]);
+  }
+  float tail = 0.0f;
+  if (b < nb) {
+    const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
+    const __m256i wv = _mm256_loadu_si256((const __m256i *)blk->qs);
+    const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + 32 * b));
+    const __m256 p = _mm256_cvtepi32_ps(gk_dot_s8(_mm256_abs_epi8(wv), wv, xv));
+    tail = gk_hsum8(p) * (_cvtsh_ss(gk_load_u16(blk->d)) * qx.d[b]);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + tail;
+}
+
 GK_VNNI_TARGET static inline void gk_mv_dot_row_vnni(int64_t fmt, gk_qx qx, const uint8_t *w, int64_t M, int64_t K,
                                                      float *out) {
-  if (fmt == GK_FMT_Q4_K) gk_mv_dot_row_q4_k(qx, w, M, K, out);
+  if (fmt == GK_FMT_Q8_0 && M == 1) out[0] = gk_mv_dot_q8_0_m1(qx, w, K);
+  else if (fmt == GK_FMT_Q4_K) gk_mv_dot_row_q4_k(qx, w, M, K, out);
   else if (fmt == GK_FMT_Q6_K) gk_mv_dot_row_q6_k(qx, w, M, K, out);
   else gk_mv_dot_row_q32(fmt, qx, w, M, K, out);
 }
