@@ -7,6 +7,7 @@
 #include <map>
 
 #include "ir/op_registry.h"
+#include "runtime/human_bytes.h"
 
 namespace graphc {
 namespace {
@@ -288,14 +289,6 @@ class Planner {
   std::unordered_map<const Value*, int> buffer_of_;
 };
 
-std::string human(int64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  double v = double(b);
-  int u = 0;
-  for (; v >= 1024 && u < 3; ++u) v /= 1024;
-  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[u]);
-}
-
 std::string label(const Value* v) {
   std::string what = v->defining_op() ? v->defining_op()->name() : "argument";
   return (v->name().empty() ? "" : "%" + v->name() + " ") + "(" + what + ")";
@@ -311,14 +304,14 @@ std::string MemoryPlan::report() const {
   std::string out = fmt::format(
       "@{}: arena {}, lower bound {} ({:.1f}%), weights {}, state {} ({} updated in place), constants {}, "
       "{} results in place\n",
-      function, human(arena_bytes), human(lower_bound_bytes),
-      arena_bytes ? 100.0 * double(lower_bound_bytes) / double(arena_bytes) : 100.0, human(weight_bytes),
-      human(state_bytes), state_updated_in_place, human(constant_bytes), in_place);
+      function, human_bytes(arena_bytes), human_bytes(lower_bound_bytes),
+      arena_bytes ? 100.0 * double(lower_bound_bytes) / double(arena_bytes) : 100.0, human_bytes(weight_bytes),
+      human_bytes(state_bytes), state_updated_in_place, human_bytes(constant_bytes), in_place);
   for (const Value* v : order) {
     const ValuePlacement& p = placement.at(v);
     if (p.kind != Placement::Arena) continue;
     out += fmt::format("  {:<28} {:<18} offset {:>10}  {:>10}  live [{}, {}]{}\n", label(v), v->type().str(),
-                       p.offset, human(p.bytes), p.first, p.last,
+                       p.offset, human_bytes(p.bytes), p.first, p.last,
                        p.in_place_of ? "  in place of " + label(p.in_place_of) : "");
   }
   return out;

@@ -204,10 +204,9 @@ Status apply_override(YAML::Node& root, const std::string& assignment) {
   return {};
 }
 
-}  // namespace
-
-Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::string& file,
-                                      const std::vector<std::string>& overrides) {
+// The document with the overrides applied; a syntax error is positioned.
+Expected<YAML::Node> load_with_overrides(const std::string& yaml_text, const std::string& file,
+                                         const std::vector<std::string>& overrides) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -217,6 +216,16 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
   if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   for (const std::string& o : overrides)
     if (Status s = apply_override(root, o); !s.ok()) return s.error();
+  return root;
+}
+
+}  // namespace
+
+Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::string& file,
+                                      const std::vector<std::string>& overrides) {
+  auto loaded = load_with_overrides(yaml_text, file, overrides);
+  if (!loaded.ok()) return loaded.error();
+  YAML::Node root = *loaded;
   Status s = check_keys(root, file, "", {"model", "compile", "run"});
   if (!s.ok()) return s.error();
   Experiment exp;
@@ -294,15 +303,9 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
 
 Expected<std::string> experiment_with_overrides(const std::string& yaml_text, const std::string& file,
                                                 const std::vector<std::string>& overrides) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return Error{fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg)};
-  }
-  if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  for (const std::string& o : overrides)
-    if (Status s = apply_override(root, o); !s.ok()) return s.error();
+  auto loaded = load_with_overrides(yaml_text, file, overrides);
+  if (!loaded.ok()) return loaded.error();
+  YAML::Node root = *loaded;
   YAML::Emitter out;
   out << root;
   return std::string(out.c_str()) + "\n";

@@ -18,6 +18,7 @@
 #include "graphs/transformer_block.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
+#include "runtime/human_bytes.h"
 #include "tools/model_session.h"
 #include "tools/tool_support.h"
 
@@ -28,14 +29,6 @@ int64_t peak_rss_bytes() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return int64_t(u.ru_maxrss) * 1024;  // Linux reports KiB
-}
-
-std::string human_bytes(int64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  double v = double(b);
-  int u = 0;
-  for (; v >= 1024 && u < 3; ++u) v /= 1024;
-  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
 int print_results(const std::vector<HostTensor>& results, int64_t max_elements) {

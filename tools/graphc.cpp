@@ -14,6 +14,7 @@
 #include "ir/printer.h"
 #include "runtime/experiment.h"
 #include "runtime/mapped_file.h"
+#include "runtime/human_bytes.h"
 #include "tools/model_session.h"
 #include "tools/tool_support.h"
 
@@ -27,14 +28,6 @@ int op_count(const Block& b) {
     for (const auto& r : op->regions()) n += op_count(*r);
   }
   return n;
-}
-
-std::string human_bytes(int64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  double v = double(b);
-  int u = 0;
-  for (; v >= 1024 && u < 3; ++u) v /= 1024;
-  return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
 void write_artifact(const std::string& dir, const std::string& file, const std::string& text) {
