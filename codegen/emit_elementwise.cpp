@@ -24,11 +24,13 @@ Type* storage_type(llvm::LLVMContext& c, DType t) {
     case DType::i32: return Type::getInt32Ty(c);
     case DType::i64: return Type::getInt64Ty(c);
     case DType::boolean: return Type::getInt8Ty(c);
+    case DType::f64: return Type::getDoubleTy(c);
   }
   return nullptr;
 }
 
 Type* compute_type(llvm::LLVMContext& c, DType t) {
+  if (t == DType::f64) return Type::getDoubleTy(c);
   if (is_floating(t)) return Type::getFloatTy(c);
   if (is_integer(t)) return Type::getInt64Ty(c);
   return Type::getInt1Ty(c);

@@ -12,6 +12,7 @@ std::string_view dtype_name(DType t) {
     case DType::i32: return "i32";
     case DType::i64: return "i64";
     case DType::boolean: return "bool";
+    case DType::f64: return "f64";
   }
   return "?";
 }
@@ -26,7 +27,7 @@ int dtype_bytes(DType t) {
   switch (t) {
     case DType::f32: case DType::i32: return 4;
     case DType::bf16: case DType::f16: return 2;
-    case DType::i64: return 8;
+    case DType::i64: case DType::f64: return 8;
     case DType::boolean: return 1;
   }
   return 0;

@@ -28,7 +28,7 @@ int64_t saturating_to_int(double v) {
   return static_cast<int64_t>(std::trunc(v));
 }
 
-int64_t HostTensor::get_int(int64_t i) const { return is_float() ? saturating_to_int(f_[i]) : i_[i]; }
+int64_t HostTensor::get_int(int64_t i) const { return is_float() ? saturating_to_int(get(i)) : i_[i]; }
 
 int64_t wrap_int(int64_t v, DType t) {
   if (t == DType::i32) return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
@@ -40,7 +40,8 @@ HostTensor::HostTensor(DType dtype, std::vector<int64_t> shape)
     : dtype_(dtype), shape_(std::move(shape)), numel_(product(shape_)) {
   for (int64_t d : shape_)
     if (d < 0) throw GraphcError("negative dimension in shape");
-  if (is_float()) f_.assign(numel_, 0.0f);
+  if (dtype_ == DType::f64) d_.assign(numel_, 0.0);
+  else if (is_float()) f_.assign(numel_, 0.0f);
   else i_.assign(numel_, 0);
 }
 
@@ -67,13 +68,15 @@ HostTensor HostTensor::scalar(DType dtype, double value) {
 }
 
 void HostTensor::set(int64_t i, double v) {
-  if (is_float()) f_[i] = round_to_dtype(static_cast<float>(v), dtype_);
+  if (dtype_ == DType::f64) d_[i] = v;
+  else if (is_float()) f_[i] = round_to_dtype(static_cast<float>(v), dtype_);
   else if (dtype_ == DType::boolean) i_[i] = v != 0.0;
   else i_[i] = wrap_int(saturating_to_int(v), dtype_);
 }
 
 void HostTensor::set_int(int64_t i, int64_t v) {
-  if (is_float()) f_[i] = round_to_dtype(static_cast<float>(v), dtype_);
+  if (dtype_ == DType::f64) d_[i] = static_cast<double>(v);
+  else if (is_float()) f_[i] = round_to_dtype(static_cast<float>(v), dtype_);
   else i_[i] = wrap_int(v, dtype_);
 }
 
@@ -88,7 +91,7 @@ std::string HostTensor::str(int64_t max_elements) const {
   std::string out = type().str() + " {";
   for (int64_t i = 0; i < numel_ && i < max_elements; ++i) {
     if (i) out += ", ";
-    out += is_float() ? fmt::format("{:.6g}", f_[i]) : std::to_string(i_[i]);
+    out += is_float() ? fmt::format("{:.6g}", get(i)) : std::to_string(i_[i]);
   }
   if (numel_ > max_elements) out += ", ...";
   return out + "}";

@@ -33,16 +33,23 @@ class HostTensor {
 
   // Element access by flat row-major index, as double; set() rounds floats to
   // the dtype and wraps integers (i32 two's complement, bool to 0/1).
-  double get(int64_t i) const { return is_float() ? f_[i] : static_cast<double>(i_[i]); }
+  double get(int64_t i) const {
+    if (dtype_ == DType::f64) return d_[i];
+    return is_float() ? f_[i] : static_cast<double>(i_[i]);
+  }
   int64_t get_int(int64_t i) const;
   void set(int64_t i, double v);
   void set_int(int64_t i, int64_t v);
 
-  // Raw storage (float for floating dtypes, int64 otherwise).
+  // Raw storage: float for f32/bf16/f16, double for f64, int64 otherwise.
   std::vector<float>& floats() { return f_; }
   const std::vector<float>& floats() const { return f_; }
   std::vector<int64_t>& ints() { return i_; }
   const std::vector<int64_t>& ints() const { return i_; }
+  std::vector<double>& doubles() { return d_; }
+  const std::vector<double>& doubles() const { return d_; }
+  // True for the dtypes kept in floats().
+  bool has_float_storage() const { return is_float() && dtype_ != DType::f64; }
 
   // Same elements, new shape (same element count).
   HostTensor reshaped(std::vector<int64_t> shape) const;
@@ -56,6 +63,7 @@ class HostTensor {
   int64_t numel_ = 1;
   std::vector<float> f_;
   std::vector<int64_t> i_;
+  std::vector<double> d_;
 };
 
 // Row-major strides of a shape, in elements.

@@ -432,12 +432,31 @@ class CpuBackend::Impl {
     if (!current.empty()) r.groups.push_back(current);
   }
 
+  // f64 exists for gradient checks on the reference interpreter; the kernels
+  // here are written for f32 and the narrower types.
+  static Status reject_f64(const Block& block, const std::string& function) {
+    for (const auto& op : block.ops()) {
+      for (int i = 0; i < op->num_results(); ++i)
+        if (op->result(i)->type().dtype == DType::f64)
+          return Error{fmt::format("@{}: {} makes an f64 value; the cpu backend runs f32, bf16 and f16 only "
+                                   "(f64 is for the reference interpreter)",
+                                   function, op->name())};
+      for (int r = 0; r < op->num_regions(); ++r)
+        if (Status s = reject_f64(*op->region(r), function); !s.ok()) return s;
+    }
+    for (int i = 0; i < block.num_args(); ++i)
+      if (block.arg(i)->type().dtype == DType::f64)
+        return Error{fmt::format("@{}: an f64 argument; the cpu backend runs f32, bf16 and f16 only", function)};
+    return {};
+  }
+
   Expected<Program*> program(const std::string& function, const SymbolBindings& bindings) {
     const std::string key = bindings_key(function, bindings);
     if (auto it = programs_.find(key); it != programs_.end()) return it->second.get();
     if (Status s = ensure_jit(); !s.ok()) return s.error();
     const Function* fn = module_.function(function);
     if (!fn) return Error{"unknown function @" + function};
+    if (Status s = reject_f64(*fn->body(), function); !s.ok()) return s.error();
     const auto start = std::chrono::steady_clock::now();
     auto p = std::make_unique<Program>();
     p->fn = fn;

@@ -31,6 +31,7 @@ void to_native(const HostTensor& t, void* dst) {
     case DType::boolean:
       for (int64_t i = 0; i < n; ++i) static_cast<uint8_t*>(dst)[i] = t.ints()[i] != 0;
       break;
+    case DType::f64: std::memcpy(dst, t.doubles().data(), n * sizeof(double)); break;
   }
 }
 
@@ -52,6 +53,7 @@ HostTensor from_native(DType dtype, const std::vector<int64_t>& shape, const voi
     case DType::boolean:
       for (int64_t i = 0; i < n; ++i) t.ints()[i] = static_cast<const uint8_t*>(src)[i] != 0;
       break;
+    case DType::f64: std::memcpy(t.doubles().data(), src, n * sizeof(double)); break;
   }
   return t;
 }

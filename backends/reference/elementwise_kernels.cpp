@@ -18,7 +18,7 @@ ReferenceKernel unary(F f) {
   return [f](const Op& op, const Inputs& in, ReferenceContext&) {
     const HostTensor& x = *in[0];
     HostTensor out(x.dtype(), x.shape());
-    for (int64_t i = 0; i < x.numel(); ++i) out.set(i, f(static_cast<double>(x.floats()[i])));
+    for (int64_t i = 0; i < x.numel(); ++i) out.set(i, f(static_cast<double>(x.get(i))));
     return out;
   };
 }
@@ -29,7 +29,7 @@ ReferenceKernel unary(FF on_float, FI on_int) {
     const HostTensor& x = *in[0];
     HostTensor out(x.dtype(), x.shape());
     for (int64_t i = 0; i < x.numel(); ++i) {
-      if (x.is_float()) out.set(i, on_float(static_cast<double>(x.floats()[i])));
+      if (x.is_float()) out.set(i, on_float(static_cast<double>(x.get(i))));
       else out.set_int(i, on_int(x.ints()[i]));
     }
     return out;
@@ -59,8 +59,8 @@ ReferenceKernel binary(FF on_float, FI on_int) {
     HostTensor out = broadcast_map(in, t, ctx.result_shape(op, 0),
                                    [&](HostTensor& o, int64_t i, const std::vector<int64_t>& s) {
                                      if (is_floating(t))
-                                       o.set(i, on_float(static_cast<double>(in[0]->floats()[s[0]]),
-                                                         static_cast<double>(in[1]->floats()[s[1]])));
+                                       o.set(i, on_float(static_cast<double>(in[0]->get(s[0])),
+                                                         static_cast<double>(in[1]->get(s[1]))));
                                      else
                                        o.set_int(i, on_int(in[0]->ints()[s[0]], in[1]->ints()[s[1]]));
                                    });
@@ -124,7 +124,7 @@ void register_elementwise_kernels(ReferenceKernels& k) {
                                    [&](HostTensor& o, int64_t i, const std::vector<int64_t>& s) {
                                      const HostTensor& src = in[0]->ints()[s[0]] ? *in[1] : *in[2];
                                      const int64_t j = in[0]->ints()[s[0]] ? s[1] : s[2];
-                                     if (src.is_float()) o.set(i, src.floats()[j]);
+                                     if (src.is_float()) o.set(i, src.get(j));
                                      else o.set_int(i, src.ints()[j]);
                                    });
     return out;
@@ -135,12 +135,12 @@ void register_elementwise_kernels(ReferenceKernels& k) {
     HostTensor out(op.attr("to").as_type(), x.shape());
     for (int64_t i = 0; i < x.numel(); ++i) {
       if (!out.is_float() && x.is_float()) {
-        const double v = x.floats()[i];
+        const double v = x.get(i);
         int64_t n = saturating_to_int(v);
         if (out.dtype() == DType::i32) n = std::clamp<int64_t>(n, INT32_MIN, INT32_MAX);
         out.set_int(i, out.dtype() == DType::boolean ? v != 0.0 : n);
       } else if (x.is_float()) {
-        out.set(i, x.floats()[i]);
+        out.set(i, x.get(i));
       } else {
         out.set_int(i, x.ints()[i]);
       }

@@ -17,7 +17,7 @@ namespace graphc {
 namespace {
 
 // What storing v in a tensor of dtype t keeps (HostTensor::set).
-double round_as(double v, DType t) { return round_to_dtype(static_cast<float>(v), t); }
+double round_as(double v, DType t) { return t == DType::f64 ? v : round_to_dtype(static_cast<float>(v), t); }
 
 // NaN-aware "a is larger than b", as softmax's maximum uses it.
 bool greater(double a, double b) {
@@ -38,14 +38,14 @@ KernelResults rms_norm(const Op& op, const Inputs& in, ReferenceContext&) {
   HostTensor out(t, x.shape());
   if (d == 0) return out;
   for (int64_t row = 0; row < x.numel() / d; ++row) {
-    const float* xr = x.floats().data() + row * d;
+    const int64_t xr = row * d;
     double acc = 0.0;
-    for (int64_t i = 0; i < d; ++i) acc += round_as(double(xr[i]) * double(xr[i]), t);
+    for (int64_t i = 0; i < d; ++i) acc += round_as(x.get(xr + i) * x.get(xr + i), t);
     const double ms = round_as(acc / static_cast<double>(d), t);
     const double inv = round_as(1.0 / std::sqrt(round_as(ms + eps, t)), t);
     for (int64_t i = 0; i < d; ++i) {
-      const double scaled = round_as(double(xr[i]) * inv, t);
-      const double gain = round_as(one + double(w.floats()[i]), t);
+      const double scaled = round_as(x.get(xr + i) * inv, t);
+      const double gain = round_as(one + double(w.get(i)), t);
       out.set(row * d + i, scaled * gain);
     }
   }
@@ -69,10 +69,10 @@ KernelResults rope(const Op& op, const Inputs& in, ReferenceContext&) {
   int64_t flat = 0;  // over half_shape
   do {
     const int64_t row = flat / half, i = flat % half;
-    const double x1 = x.floats()[row * 2 * half + i];
-    const double x2 = x.floats()[row * 2 * half + half + i];
-    const double c = cos.floats()[broadcast_source_index(index, cos.shape())];
-    const double s = sin.floats()[broadcast_source_index(index, sin.shape())];
+    const double x1 = x.get(row * 2 * half + i);
+    const double x2 = x.get(row * 2 * half + half + i);
+    const double c = cos.get(broadcast_source_index(index, cos.shape()));
+    const double s = sin.get(broadcast_source_index(index, sin.shape()));
     out.set(row * 2 * half + i, round_as(x1 * c, t) - round_as(x2 * s, t));
     out.set(row * 2 * half + half + i, round_as(x2 * c, t) + round_as(x1 * s, t));
     ++flat;
@@ -99,11 +99,11 @@ KernelResults attention(const Op& op, const Inputs& in, ReferenceContext& ctx) {
   for (int64_t h = 0; h < H; ++h) {
     const int64_t kv = h / G;
     for (int64_t i = 0; i < n; ++i) {
-      const float* qi = q.floats().data() + (h * n + i) * hd;
+      const int64_t qi = (h * n + i) * hd;
       for (int64_t j = 0; j < T; ++j) {
-        const float* kj = k.floats().data() + (kv * T + j) * hd;
+        const int64_t kj = (kv * T + j) * hd;
         double acc = 0.0;
-        for (int64_t c = 0; c < hd; ++c) acc += double(qi[c]) * double(kj[c]);
+        for (int64_t c = 0; c < hd; ++c) acc += q.get(qi + c) * k.get(kj + c);
         const double score = round_as(round_as(acc, t) * scale, t);
         const int64_t m = broadcast_source_index({i, j}, mask.shape());
         p[j] = mask.ints()[m] ? score : fill;
@@ -116,7 +116,7 @@ KernelResults attention(const Op& op, const Inputs& in, ReferenceContext& ctx) {
       for (int64_t j = 0; j < T; ++j) p[j] = round_as(e[j] / sum, t);
       for (int64_t c = 0; c < dv; ++c) {
         double acc = 0.0;
-        for (int64_t j = 0; j < T; ++j) acc += p[j] * double(v.floats()[(kv * T + j) * dv + c]);
+        for (int64_t j = 0; j < T; ++j) acc += p[j] * double(v.get((kv * T + j) * dv + c));
         out.set((h * n + i) * dv + c, acc);
       }
     }
@@ -143,12 +143,12 @@ KernelResults geglu(const Op& op, const Inputs& in, ReferenceContext& ctx) {
   HostTensor out(t, ctx.result_shape(op, 0));
   const int64_t rows = F == 0 ? 0 : out.numel() / F;
   for (int64_t r = 0; r < rows; ++r) {
-    const float* hr = h.floats().data() + r * D;
+    const int64_t hr = r * D;
     for (int64_t f = 0; f < F; ++f) {
       double gate = 0.0, up = 0.0;
       for (int64_t c = 0; c < D; ++c) {
-        gate += double(hr[c]) * double(wg.floats()[f * D + c]);
-        up += double(hr[c]) * double(wu.floats()[f * D + c]);
+        gate += h.get(hr + c) * wg.get(f * D + c);
+        up += h.get(hr + c) * wu.get(f * D + c);
       }
       out.set(r * F + f, gelu_tanh_as(round_as(gate, t), t) * round_as(up, t));
     }
@@ -214,7 +214,7 @@ KernelResults fused_elementwise(const Op& op, const Inputs& in, ReferenceContext
   int64_t flat = 0;
   do {
     const int64_t from = broadcast_source_index(index, y->shape());
-    if (out.is_float()) out.floats()[flat] = y->floats()[from];
+    if (out.is_float()) out.set(flat, y->get(from));
     else out.ints()[flat] = y->ints()[from];
     ++flat;
   } while (next_index(index, out.shape()));

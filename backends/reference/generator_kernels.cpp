@@ -47,6 +47,7 @@ uint64_t mix64(int64_t seed, uint64_t counter) { return fmix(static_cast<uint64_
 int significand_bits(DType t) {
   if (t == DType::bf16) return 8;
   if (t == DType::f16) return 11;
+  if (t == DType::f64) return 53;
   return 24;
 }
 

@@ -34,19 +34,26 @@ KernelResults matmul(const Op& op, const Inputs& in, ReferenceContext& ctx) {
   const int64_t m = va.rows, k = va.cols, n = vb.cols;
   if (out.numel() == 0) return out;
 
-  std::vector<int64_t> index(batch.size(), 0);
-  int64_t entry = 0;
-  do {
-    const float* pa = a.floats().data() + broadcast_source_index(index, va.batch) * va.size();
-    const float* pb = b.floats().data() + broadcast_source_index(index, vb.batch) * vb.size();
-    const int64_t base = entry * m * n;
+  // One product of [m, k] by [k, n] matrices starting at element offsets
+  // oa and ob; At(t, i) reads element i of tensor t.
+  auto multiply = [&](int64_t oa, int64_t ob, int64_t base, auto at) {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         double acc = 0.0;
-        for (int64_t p = 0; p < k; ++p)
-          acc += static_cast<double>(pa[va.at(i, p)]) * static_cast<double>(pb[vb.at(p, j)]);
+        for (int64_t p = 0; p < k; ++p) acc += at(a, oa + va.at(i, p)) * at(b, ob + vb.at(p, j));
         out.set(base + i * n + j, acc);
       }
+  };
+  const bool floats = a.has_float_storage() && b.has_float_storage();
+  std::vector<int64_t> index(batch.size(), 0);
+  int64_t entry = 0;
+  do {
+    const int64_t oa = broadcast_source_index(index, va.batch) * va.size();
+    const int64_t ob = broadcast_source_index(index, vb.batch) * vb.size();
+    if (floats)  // the common case, without get()'s dtype test per element
+      multiply(oa, ob, entry * m * n, [](const HostTensor& t, int64_t i) { return double(t.floats()[i]); });
+    else
+      multiply(oa, ob, entry * m * n, [](const HostTensor& t, int64_t i) { return t.get(i); });
     ++entry;
   } while (next_index(index, batch));
   return out;

@@ -98,7 +98,7 @@ KernelResults reduce(const Op& op, const Inputs& in, ReferenceContext& ctx) {
     std::vector<double> acc(out.numel(), is_max ? -INFINITY : 0.0);
     for_each_index(x.shape(), [&](int64_t flat, const std::vector<int64_t>& index) {
       const int64_t o = std::inner_product(index.begin(), index.end(), out_stride.begin(), int64_t{0});
-      const double v = x.floats()[flat];
+      const double v = x.get(flat);
       if (!is_max) acc[o] += v;
       else if (greater(v, acc[o])) acc[o] = v;
     });
@@ -125,9 +125,9 @@ KernelResults softmax(const Op& op, const Inputs& in, ReferenceContext&) {
     for (int64_t i = 0; i < v.inner; ++i) {
       double m = -INFINITY;
       for (int64_t k = 0; k < v.n; ++k)
-        if (greater(x.floats()[v.at(o, k, i)], m)) m = x.floats()[v.at(o, k, i)];
+        if (greater(x.get(v.at(o, k, i)), m)) m = x.get(v.at(o, k, i));
       double sum = 0.0;
-      for (int64_t k = 0; k < v.n; ++k) sum += e[k] = std::exp(static_cast<double>(x.floats()[v.at(o, k, i)]) - m);
+      for (int64_t k = 0; k < v.n; ++k) sum += e[k] = std::exp(static_cast<double>(x.get(v.at(o, k, i))) - m);
       for (int64_t k = 0; k < v.n; ++k) out.set(v.at(o, k, i), e[k] / sum);
     }
   return out;
@@ -136,7 +136,7 @@ KernelResults softmax(const Op& op, const Inputs& in, ReferenceContext&) {
 // The element of x at `flat` as a key that orders like the data: exact for
 // int64, NaN-aware for floats (see greater()).
 bool element_greater(const HostTensor& x, int64_t a, int64_t b) {
-  if (x.is_float()) return greater(x.floats()[a], x.floats()[b]);
+  if (x.is_float()) return greater(x.get(a), x.get(b));
   return x.ints()[a] > x.ints()[b];
 }
 
@@ -174,7 +174,7 @@ KernelResults topk(const Op& op, const Inputs& in, ReferenceContext&) {
                      [&](int64_t a, int64_t b) { return element_greater(x, base + a, base + b); });
     for (int64_t j = 0; j < k; ++j) {
       const int64_t from = base + order[j];
-      if (x.is_float()) values.floats()[row * k + j] = x.floats()[from];
+      if (x.is_float()) values.set(row * k + j, x.get(from));
       else values.ints()[row * k + j] = x.ints()[from];
       indices.set_int(row * k + j, order[j]);
     }
@@ -193,7 +193,7 @@ KernelResults cumsum(const Op& op, const Inputs& in, ReferenceContext&) {
       for (int64_t k = 0; k < v.n; ++k) {
         const int64_t at = v.at(o, k, i);
         if (x.is_float()) {
-          acc += x.floats()[at];
+          acc += x.get(at);
           out.set(at, acc);
         } else {
           iacc = wrapping_add(iacc, x.ints()[at]);

@@ -14,7 +14,7 @@ namespace {
 
 // Copies one element between tensors of the same dtype, without rounding.
 void copy_element(HostTensor& out, int64_t to, const HostTensor& in, int64_t from) {
-  if (out.is_float()) out.floats()[to] = in.floats()[from];
+  if (out.is_float()) out.set(to, in.get(from));
   else out.ints()[to] = in.ints()[from];
 }
 
