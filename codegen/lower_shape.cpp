@@ -155,6 +155,22 @@ Expected<KernelCall> gather(const LoweringContext& ctx) {
   return k;
 }
 
+// Work items are columns of the rows, so each task adds every update to its
+// columns in index order: the sums do not depend on the thread count.
+Expected<KernelCall> scatter_add(const LoweringContext& ctx) {
+  const BufferInfo& base = ctx.operands[0];
+  const BufferInfo& idx = ctx.operands[1];
+  if (base.dtype != DType::f32) return unsupported(ctx, "scatter_add runs on f32");
+  const int64_t n = base.shape[0];
+  const int64_t inner = n == 0 ? 0 : base.numel() / n;
+  KernelCall k{"gk_scatter_add_rows_f32",
+               {A::buf(3), A::buf(0), A::buf(1), A::buf(2), A::i(idx.dtype == DType::i64), A::i(n), A::i(inner),
+                A::i(idx.numel())}};
+  k.extent = inner;
+  k.grain = grain_for(n + idx.numel());
+  return k;
+}
+
 }  // namespace
 
 void register_shape_lowerings(KernelLowerings& l) {
@@ -165,6 +181,7 @@ void register_shape_lowerings(KernelLowerings& l) {
   l.add("dynamic_slice", dynamic_slice);
   l.add("dynamic_update_slice", dynamic_update_slice);
   l.add("gather", gather);
+  l.add("scatter_add", scatter_add);
 }
 
 }  // namespace graphc

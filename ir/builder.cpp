@@ -162,6 +162,10 @@ Val Builder::gather(Val table, Val indices, int64_t axis, Where w) {
   return op1("gather", {table, indices}, {{"axis", axis}}, w);
 }
 
+Val Builder::scatter_add(Val base, Val indices, Val updates, Where w) {
+  return op1("scatter_add", {base, indices, updates}, {}, w);
+}
+
 Val Builder::reduce(Val x, const std::string& kind, std::vector<int64_t> axes, bool keepdims, Where w) {
   return op1("reduce", {x}, {{"kind", kind}, {"axes", axes}, {"keepdims", keepdims}}, w);
 }

@@ -115,6 +115,8 @@ class Builder {
   Val dynamic_slice(Val x, const std::vector<Val>& start, std::vector<int64_t> sizes, Where w = Where::current());
   Val dynamic_update_slice(Val x, Val update, const std::vector<Val>& start, Where w = Where::current());
   Val gather(Val table, Val indices, int64_t axis = 0, Where w = Where::current());
+  // base with updates[j...] added to rows indices[j...] of axis 0.
+  Val scatter_add(Val base, Val indices, Val updates, Where w = Where::current());
 
   // Reductions and linear algebra.
   Val reduce(Val x, const std::string& kind, std::vector<int64_t> axes, bool keepdims = false,

@@ -148,6 +148,23 @@ KernelResults gather(const Op& op, const Inputs& in, ReferenceContext& ctx) {
   return out;
 }
 
+KernelResults scatter_add(const Op& op, const Inputs& in, ReferenceContext&) {
+  const HostTensor& base = *in[0];
+  const HostTensor& indices = *in[1];
+  const HostTensor& updates = *in[2];
+  const int64_t n = base.dim(0);
+  const int64_t inner = n == 0 ? 0 : base.numel() / n;
+  HostTensor out = base;
+  for (int64_t j = 0; j < indices.numel(); ++j) {
+    const int64_t i = indices.ints()[j];
+    if (i < 0 || i >= n)
+      throw GraphcError(fmt::format("index {} (element {} of the indices) is out of range [0, {}) for axis 0 of {}", i,
+                                    j, n, base.type().str()));
+    for (int64_t c = 0; c < inner; ++c) out.set(i * inner + c, out.get(i * inner + c) + updates.get(j * inner + c));
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_shape_kernels(ReferenceKernels& k) {
@@ -159,6 +176,7 @@ void register_shape_kernels(ReferenceKernels& k) {
   k.add("dynamic_slice", dynamic_slice);
   k.add("dynamic_update_slice", dynamic_update_slice);
   k.add("gather", gather);
+  k.add("scatter_add", scatter_add);
 }
 
 }  // namespace graphc

@@ -154,3 +154,19 @@ GK_TEMPLATE void gk_gather_packed_rows(float *dst, const uint8_t *table, const v
     gk_decode_row(format, table + id * row_bytes, 0, row_len, to);
   }
 }
+
+/* scatter_add along axis 0 of an [n, inner] f32 base: dst = base, then each
+ * update row added to row indices[j], j in order. Work items are columns, so
+ * every column sees the updates in the same order on any thread count. An
+ * index outside [0, n) is skipped (the reference reports an error). */
+GK_TEMPLATE void gk_scatter_add_rows_f32(float *dst, const float *base, const void *indices, const float *updates,
+                                         int64_t idx64, int64_t n, int64_t inner, int64_t m, int64_t begin,
+                                         int64_t end) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = begin; c < end; ++c) dst[r * inner + c] = base[r * inner + c];
+  for (int64_t j = 0; j < m; ++j) {
+    const int64_t id = idx64 ? ((const int64_t *)indices)[j] : (int64_t)((const int32_t *)indices)[j];
+    if (id < 0 || id >= n) continue;
+    for (int64_t c = begin; c < end; ++c) dst[id * inner + c] += updates[j * inner + c];
+  }
+}

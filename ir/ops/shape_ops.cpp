@@ -333,6 +333,27 @@ Types infer_gather(const Op& op) {
   return std::vector<TensorType>{TensorType(table.dtype, out)};
 }
 
+// ---- scatter_add ------------------------------------------------------------
+
+// The adjoint of gather along axis 0: base [n, rest...], indices [idx...],
+// updates [idx..., rest...].
+Types infer_scatter_add(const Op& op) {
+  const TensorType& base = op.operand(0)->type();
+  const TensorType& indices = op.operand(1)->type();
+  const TensorType& updates = op.operand(2)->type();
+  if (!is_integer(indices.dtype)) return infer_error("indices must be i32 or i64, got " + indices.str());
+  if (!is_floating(base.dtype)) return infer_error("base must be floating-point, got " + base.str());
+  if (updates.dtype != base.dtype)
+    return infer_error(fmt::format("updates {} do not have the dtype of the base {}", updates.str(), base.str()));
+  if (base.rank() < 1) return infer_error("base must have at least one dim, got " + base.str());
+  Shape expected = indices.shape;
+  expected.insert(expected.end(), base.shape.begin() + 1, base.shape.end());
+  if (TensorType(base.dtype, expected) != updates)
+    return infer_error(fmt::format("updates {} should have shape indices + base.shape[1:] = {}", updates.str(),
+                                   TensorType(base.dtype, expected).str()));
+  return std::vector<TensorType>{base};
+}
+
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
@@ -395,6 +416,13 @@ void register_shape_ops(OpRegistry& r) {
               .attrs = {{"axis", AttrKind::Int, Attribute(int64_t{0}),
                          "the table axis the indices select along (negative counts from the end)"}},
               .infer = infer_gather});
+  r.add(OpDef{.name = "scatter_add",
+              .summary = "base with updates[j...] added to row indices[j...] of axis 0, in index order "
+                         "(repeated indices accumulate); the adjoint of gather; an index outside [0, dim) "
+                         "is a run-time error",
+              .min_operands = 3,
+              .max_operands = 3,
+              .infer = infer_scatter_add});
 }
 
 }  // namespace graphc

@@ -92,6 +92,15 @@ TEST(JitCoreOps, GatherRowsAndScalars) {
   EXPECT_TRUE(jit_matches_reference(check({table, one}, "gather %a0, %a1 {axis = 1}", "f32[11]")));
 }
 
+// Repeated indices accumulate in index order on both sides (the reference
+// rounds to float after every addition too), so the results are equal.
+TEST(JitCoreOps, ScatterAddAccumulatesRepeatedRows) {
+  HostTensor base = random_tensor(DType::f32, {11, 37}, 1);
+  HostTensor idx = HostTensor::from_ints(DType::i32, {2, 3}, {3, 0, 10, 3, 3, 7});
+  HostTensor rows = random_tensor(DType::f32, {2, 3, 37}, 2);
+  EXPECT_TRUE(jit_matches_reference(check({base, idx, rows}, "scatter_add %a0, %a1, %a2", "f32[11,37]")));
+}
+
 TEST(JitCoreOps, Reductions) {
   HostTensor x = random_tensor(DType::f32, {5, 37, 3}, 1);
   for (const char* kind : {"sum", "mean", "max"})

@@ -133,6 +133,11 @@ const std::map<std::string, OpCase>& op_cases() {
       Builder b = Builder::function(m, "f");
       b.ret({b.gather(b.param(f32({10, 4}), "table"), b.param(i32({sym("seq")}), "ids"), 0)});
     };
+    c["scatter_add"] = [](Module& m) {
+      Builder b = Builder::function(m, "f");
+      Val grad = b.param(f32({10, 4}), "grad");
+      b.ret({b.scatter_add(grad, b.param(i32({sym("seq")}), "ids"), b.param(f32({sym("seq"), 4}), "rows"))});
+    };
     c["reduce"] = [](Module& m) {
       Builder b = Builder::function(m, "f");
       Val x = b.param(f32({sym("seq"), 4}), "x");
