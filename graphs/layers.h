@@ -17,7 +17,8 @@ Val gelu_tanh(Builder& b, Val x);
 
 // cos and sin tables of rotary embeddings for `positions` (i32[n]): shape
 // [n, 1, head_dim/2], angle = position * base^(-2i/head_dim) / scale.
-std::pair<Val, Val> rope_tables(Builder& b, Val positions, int64_t head_dim, double base, double scale);
+std::pair<Val, Val> rope_tables(Builder& b, Val positions, int64_t head_dim, double base, double scale,
+                                DType t = DType::f32);
 
 // Rotates x [n, heads, head_dim] by half-split (NeoX) pairs: element i pairs
 // with element i + head_dim/2.
