@@ -43,14 +43,10 @@ class Gemma3Builder {
     }
   }
 
-  // prefill(tokens) -> logits of every position; with `one_row`,
-  // prefill_row(tokens, row) -> the logits of position `row` only (what
-  // generation needs: the LM head over one row instead of seq).
-  void build_prefill(bool one_row) {
-    Builder b = Builder::function(m_, one_row ? "prefill_row" : "prefill");
-    const Dim seq = sym("seq");
-    Val tokens = b.param(TensorType(DType::i32, {seq}), "tokens");
-    Val row = one_row ? b.param(TensorType(DType::i32, {}), "row") : Val{};
+  // The layers over a whole sequence from position 0: the residual stream
+  // after the last layer, [seq, hidden]. Prefill also writes the KV caches.
+  Val trunk(Builder& b, Val tokens, bool write_caches) {
+    const Dim seq = tokens.shape()[0];
     Val positions = b.iota({seq}, 0, DType::i32).named("positions");
     // Causal and sliding-window masks over [query, key] positions.
     Val q_pos = b.iota({seq, seq}, 0, DType::i32);
@@ -61,7 +57,7 @@ class Gemma3Builder {
     Val in_window = b.compare(distance, "lt", window);
     Val sliding = logical_and(b, causal, in_window).named("sliding_mask");
     // The last position, as a value: where the prefill leaves the caches.
-    Val last = b.reduce(positions, "max", {0}).named("last_pos");
+    Val last = write_caches ? b.reduce(positions, "max", {0}).named("last_pos") : Val{};
 
     Val x = embed(b, tokens);
     Tables tables = rope(b, positions);
@@ -70,9 +66,26 @@ class Gemma3Builder {
       Qkv qkv = project_qkv(b, x, i, global ? tables.global : tables.local);
       // Attention over the prompt itself; the caches are only written.
       Val attn = attention(b, qkv.q, qkv.k, qkv.v, global ? causal : sliding);
-      write_prefill_cache(b, i, qkv, last);
+      if (write_caches) write_prefill_cache(b, i, qkv, last);
       x = finish_layer(b, x, attn, i);
     }
+    return x;
+  }
+
+  // The input of the LM head: the final norm over the trunk's output.
+  Val final_hidden(Builder& b, Val tokens) {
+    return rms_norm(b, trunk(b, tokens, /*write_caches=*/false), b.weight("final_norm"), c_.rms_eps);
+  }
+
+  // prefill(tokens) -> logits of every position; with `one_row`,
+  // prefill_row(tokens, row) -> the logits of position `row` only (what
+  // generation needs: the LM head over one row instead of seq).
+  void build_prefill(bool one_row) {
+    Builder b = Builder::function(m_, one_row ? "prefill_row" : "prefill");
+    const Dim seq = sym("seq");
+    Val tokens = b.param(TensorType(DType::i32, {seq}), "tokens");
+    Val row = one_row ? b.param(TensorType(DType::i32, {}), "row") : Val{};
+    Val x = trunk(b, tokens, /*write_caches=*/true);
     if (!one_row) {
       b.ret({lm_head(b, x).named("logits")});
       return;
@@ -249,6 +262,11 @@ class Gemma3Builder {
 };
 
 }  // namespace
+
+Val gemma3_final_hidden(Builder& b, const Gemma3Config& config, Val tokens) {
+  Gemma3Builder g(config, b.module());
+  return g.final_hidden(b, tokens);
+}
 
 std::unique_ptr<Module> build_gemma3(const Gemma3Config& config) {
   config.validate().throw_if_error();

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "graphs/gemma3_config.h"
+#include "ir/builder.h"
 #include "ir/module.h"
 
 namespace graphc {
@@ -37,5 +38,12 @@ std::string gemma3_k_cache(int64_t layer);
 std::string gemma3_v_cache(int64_t layer);
 
 std::unique_ptr<Module> build_gemma3(const Gemma3Config& config);
+
+// Builds, into `b`'s function, the forward pass over `tokens` (i32[seq],
+// positions 0..seq-1) up to the input of the LM head: the final RMSNorm of
+// the last layer's output, [seq, hidden]. No KV cache is touched. Training
+// puts its own loss on top (graphs/cross_entropy.h). The module must hold
+// build_gemma3's globals.
+Val gemma3_final_hidden(Builder& b, const Gemma3Config& config, Val tokens);
 
 }  // namespace graphc

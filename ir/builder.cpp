@@ -52,6 +52,19 @@ void Builder::ret(const std::vector<Val>& values, Where w) {
   op("return", values, {}, w);
 }
 
+Builder Builder::reopen(Module& m, const std::string& function, std::vector<Val>* returned) {
+  Function* f = m.function(function);
+  if (!f) throw GraphcError("reopen: no function @" + function);
+  Block* body = f->body();
+  Builder b(m, body);
+  if (Op* term = body->terminator()) {
+    if (returned)
+      for (Value* v : term->operands()) returned->push_back(b.wrap(v));
+    body->erase(term);
+  }
+  return b;
+}
+
 Op* Builder::create(const std::string& kind, const std::vector<Val>& operands, AttrMap attrs) {
   const OpDef& def = OpRegistry::instance().get(kind);
   for (const Val& v : operands)

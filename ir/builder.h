@@ -56,6 +56,10 @@ class Builder {
   // Starts a new function in `m`, or appends to an existing block.
   static Builder function(Module& m, std::string name);
   Builder(Module& m, Block* block) : module_(&m), block_(block) {}
+  // Continues a finished function: removes its `return` (handing back the
+  // values it returned in `returned`), so that more ops can be appended and
+  // ret() called again. A pass may have changed the body in between.
+  static Builder reopen(Module& m, const std::string& function, std::vector<Val>* returned = nullptr);
 
   Module& module() const { return *module_; }
   Block* block() const { return block_; }

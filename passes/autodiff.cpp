@@ -30,8 +30,14 @@ bool uses_any(const Block& block, const std::set<const Value*>& values) {
 
 Expected<std::vector<Val>> append_gradients(Builder& b, Val loss, const std::vector<Val>& wrt, Val seed) {
   Block* block = b.block();
+  // Ops after the one defining the loss cannot change it (e.g. a loss loop
+  // built on top of hidden states that are differentiated from).
   std::vector<Op*> forward;
-  for (const auto& op : block->ops()) forward.push_back(op.get());
+  if (const Op* last = loss.v->defining_op())
+    for (const auto& op : block->ops()) {
+      forward.push_back(op.get());
+      if (op.get() == last) break;
+    }
 
   if (!is_floating(loss.type().dtype)) return Error{"autodiff: the loss must be floating-point, got " + loss.type().str()};
   if (!seed.v && loss.type().rank() != 0)

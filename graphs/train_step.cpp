@@ -1,0 +1,147 @@
+#include "graphs/train_step.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "graphs/cross_entropy.h"
+#include "graphs/gemma3.h"
+#include "ir/builder.h"
+#include "passes/autodiff.h"
+#include "passes/lora_common.h"
+#include "passes/pass_manager.h"
+
+namespace graphc {
+
+std::vector<std::string> trainable_parameters(const Module& m, const std::string& globs) {
+  const std::vector<std::string> patterns = lora::split_globs(globs);
+  std::vector<std::string> out;
+  for (const Global& g : m.globals())
+    if (g.kind == GlobalKind::State && lora::matches_any(patterns, g.name)) out.push_back(g.name);
+  return out;
+}
+
+namespace {
+
+std::vector<int64_t> all_axes(const Val& v) {
+  std::vector<int64_t> axes;
+  for (int d = 0; d < v.type().rank(); ++d) axes.push_back(d);
+  return axes;
+}
+
+// @train_grads, first half: the forward of one sequence up to the LM head's
+// input, returned for now so that adapter passes can rewrite its projections.
+void build_train_forward(Module& m, const Gemma3Config& c, const TrainConfig& t) {
+  const int64_t S = t.seq_len;
+  Builder b = Builder::function(m, "train_grads");
+  Val tokens = b.param(TensorType(DType::i32, {S}), "tokens");
+  b.param(TensorType(DType::i32, {S}), "targets");
+  b.param(TensorType(DType::f32, {S}), "weights");
+  b.param(TensorType(DType::f32, {}), "inv_count");
+  b.ret({gemma3_final_hidden(b, c, tokens)});
+}
+
+// Second half: the chunked loss and its gradient at the hidden states, then
+// autodiff back to every read of a trainable parameter (a parameter read
+// twice gets the sum of both gradients).
+Status finish_train_grads(Module& m, const TrainConfig& t, const std::vector<std::string>& params) {
+  std::vector<Val> returned;
+  Builder b = Builder::reopen(m, "train_grads", &returned);
+  Function* f = m.function("train_grads");
+  Val targets = b.wrap(f->param(1)), weights = b.wrap(f->param(2)), inv_count = b.wrap(f->param(3));
+  Val hidden = returned.at(0);
+  std::map<std::string, std::vector<Val>> reads;
+  for (const auto& op : f->body()->ops())
+    if (op->name() == "state_get") reads[op->attr("name").as_symbol()].push_back(b.wrap(op->result(0)));
+  CrossEntropy ce = chunked_cross_entropy(b, hidden, b.weight("embed"), targets, weights, inv_count,
+                                          cross_entropy_chunk(t.seq_len, t.loss_chunk));
+  std::vector<Val> wrt;
+  for (const std::string& p : params) {
+    if (!reads.count(p)) return Error{"training: parameter @" + p + " is not read by the forward pass"};
+    for (const Val& v : reads[p]) wrt.push_back(v);
+  }
+  auto grads = append_gradients(b, hidden, wrt, ce.grad_hidden);
+  if (!grads.ok()) return grads.error();
+  std::vector<Val> results{ce.loss_sum.named("loss_sum")};
+  size_t k = 0;
+  for (const std::string& p : params) {
+    Val sum = (*grads)[k++];
+    for (size_t r = 1; r < reads[p].size(); ++r) sum = sum + (*grads)[k++];
+    results.push_back(sum);
+  }
+  b.ret(results);
+  return {};
+}
+
+void build_train_step(Module& m, const TrainConfig& t, const std::vector<std::string>& params) {
+  const int64_t S = t.seq_len, M = t.micro_batches;
+  Builder b = Builder::function(m, "train_step");
+  Val tokens = b.param(TensorType(DType::i32, {M, S}), "tokens");
+  Val targets = b.param(TensorType(DType::i32, {M, S}), "targets");
+  Val weights = b.param(TensorType(DType::f32, {M, S}), "weights");
+  // The mean is over the counted tokens of every micro-batch together, so
+  // M micro-batches give the gradient of one batch of M sequences.
+  Val count = b.max(b.sum(weights, {0, 1}), b.scalar(1.0));
+  Val inv_count = b.scalar(1.0) / count;
+
+  std::vector<Val> init{b.scalar(0.0)};
+  for (const std::string& p : params) init.push_back(b.constant(0.0, m.global(p)->type));
+  std::vector<Val> sums = b.loop(b.scalar(double(M), DType::i64), init,
+                                 [&](Builder& body, Val i, const std::vector<Val>& acc) {
+                                   Val zero = body.scalar(0, DType::i64);
+                                   auto row = [&](Val x) {
+                                     return body.reshape(body.dynamic_slice(x, {i, zero}, {1, S}), {S});
+                                   };
+                                   std::vector<Val> r =
+                                       body.call("train_grads", {row(tokens), row(targets), row(weights), inv_count});
+                                   std::vector<Val> next;
+                                   for (size_t k = 0; k < acc.size(); ++k) next.push_back(acc[k] + r[k]);
+                                   return next;
+                                 });
+  Val step = b.state_get("train.step");
+  Val lr = learning_rate(b, step, t.optimizer.schedule);
+  std::vector<Val> values, grads(sums.begin() + 1, sums.end());
+  for (const std::string& p : params) values.push_back(b.state_get(p));
+  Val norm = apply_optimizer(b, t.optimizer, params, values, grads, step, lr);
+  b.state_set("train.step", step + b.scalar(1, DType::i64));
+  b.ret({sums[0].named("loss"), norm.named("grad_norm"), lr.named("lr")});
+}
+
+void build_eval_loss(Module& m, const Gemma3Config& c, const TrainConfig& t) {
+  const int64_t S = t.seq_len;
+  Builder b = Builder::function(m, "eval_loss");
+  Val tokens = b.param(TensorType(DType::i32, {S}), "tokens");
+  Val targets = b.param(TensorType(DType::i32, {S}), "targets");
+  Val weights = b.param(TensorType(DType::f32, {S}), "weights");
+  Val hidden = gemma3_final_hidden(b, c, tokens);
+  // inv_count 1: the sum of the counted tokens' negative log-likelihoods.
+  CrossEntropy ce = chunked_cross_entropy(b, hidden, b.weight("embed"), targets, weights, b.scalar(1.0),
+                                          cross_entropy_chunk(S, t.loss_chunk));
+  b.ret({ce.loss_sum.named("nll_sum"), b.sum(weights, all_axes(weights)).named("count")});
+}
+
+}  // namespace
+
+Status add_training(Module& m, const Gemma3Config& c, const TrainConfig& t) {
+  if (Status s = t.optimizer.validate(); !s.ok()) return Error{"optimizer: " + s.error().message};
+  if (t.seq_len <= 0 || t.micro_batches <= 0) return Error{"training: seq_len and micro_batches must be positive"};
+  if (m.function("train_step")) return Error{"training: the module already has @train_step"};
+  try {
+    build_train_forward(m, c, t);
+    build_eval_loss(m, c, t);
+    if (!t.adapters.empty()) {
+      auto r = run_pipeline(m, t.adapters);
+      if (!r.ok()) return Error{"training: adapters: " + r.error().message};
+    }
+    const std::vector<std::string> params = trainable_parameters(m, t.trainable);
+    if (params.empty()) return Error{"training: no state global matches the trainable globs '" + t.trainable + "'"};
+    if (Status s = finish_train_grads(m, t, params); !s.ok()) return s;
+    m.add_global(GlobalKind::State, "train.step", TensorType(DType::i64, {}));
+    build_train_step(m, t, params);
+  } catch (const std::exception& e) {
+    return Error{e.what()};
+  }
+  return {};
+}
+
+}  // namespace graphc

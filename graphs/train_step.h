@@ -1,0 +1,50 @@
+// Training Gemma-3 as IR. add_training() adds to a Gemma-3 module (built by
+// build_gemma3, with LoRA adapters added by the add-lora pass or not):
+//
+//   @train_grads(tokens: i32[S], targets: i32[S], weights: f32[S], inv_count: f32[])
+//       -> (loss_sum: f32[], grads...)       forward + backward of one sequence
+//   @train_step(tokens: i32[M, S], targets: i32[M, S], weights: f32[M, S])
+//       -> (loss: f32[], grad_norm: f32[], lr: f32[])
+//       a loop over the M micro-batches accumulating gradients, then clipping
+//       and the optimizer update of every trainable state global, and
+//       @train.step += 1
+//   @eval_loss(tokens: i32[S], targets: i32[S], weights: f32[S]) -> (nll_sum: f32[], count: f32[])
+//
+// @lora_init(seed) (from add-lora) initialises the adapters. Trainable
+// parameters are state globals (LoRA's @W.lora_a / @W.lora_b, or
+// weights turned into state for full fine-tuning); the frozen base stays
+// weights read from the checkpoint. weights[i] = 0 drops token i from the
+// loss (padding, prompt); the loss is the mean over counted tokens of all
+// micro-batches. Periodic events (ReLoRA's merge-and-reset) are meant to be
+// `if` ops on @train.step inside the step, not host code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "graphs/gemma3_config.h"
+#include "graphs/optimizer.h"
+#include "ir/module.h"
+#include "ir/status.h"
+
+namespace graphc {
+
+struct TrainConfig {
+  int64_t seq_len = 256;
+  int64_t micro_batches = 1;
+  int64_t loss_chunk = 32;  // rows of logits per cross-entropy chunk
+  // Passes run on the module once the forward exists and before it is
+  // differentiated, e.g. "add-lora{targets=layer.*.q_proj|...,rank=16,alpha=32}";
+  // they rewrite every function, so generation uses the adapters too.
+  std::string adapters;
+  std::string trainable = "*.lora_a|*.lora_b";  // globs over state globals
+  OptimizerConfig optimizer;
+};
+
+Status add_training(Module& m, const Gemma3Config& c, const TrainConfig& t);
+
+// The trainable state globals add_training found, in the order of
+// train_grads' gradient results.
+std::vector<std::string> trainable_parameters(const Module& m, const std::string& globs);
+
+}  // namespace graphc
