@@ -219,6 +219,90 @@ Expected<YAML::Node> load_with_overrides(const std::string& yaml_text, const std
   return root;
 }
 
+// The train section; absent, the defaults stay.
+Status parse_train(const YAML::Node& train, const std::string& file, Experiment& exp) {
+  if (!train) return {};
+  TrainOptions& t = exp.train;
+  Status s = check_keys(train, file, "train",
+                        {"mode", "lora", "data", "seq_len", "micro_batches", "steps", "loss_chunk", "optimizer",
+                         "schedule", "eval", "checkpoint", "output", "resume"});
+  if (!s.ok()) return s;
+  Section tr(train, file, "train");
+  for (Status st : {tr.one_of("mode", t.mode, {"lora"}), tr.integer("seq_len", t.seq_len, 2, exp.model.max_context),
+                    tr.integer("micro_batches", t.micro_batches, 1, 4096), tr.integer("steps", t.steps, 1, INT64_MAX),
+                    tr.integer("loss_chunk", t.loss_chunk, 1, 1 << 20), tr.path("output", t.output),
+                    tr.boolean("resume", t.resume)})
+    if (!st.ok()) return st;
+  if (const YAML::Node lora = train["lora"]) {
+    if (Status st = check_keys(lora, file, "train.lora", {"targets", "rank", "alpha", "dropout", "init", "seed"});
+        !st.ok())
+      return st;
+    Section l(lora, file, "train.lora");
+    if (const YAML::Node targets = lora["targets"]; targets && targets.IsSequence()) {
+      t.lora_targets.clear();
+      for (const YAML::Node& item : targets) {
+        if (!item.IsScalar() || item.Scalar().empty())
+          return Error{fmt::format("{}: train.lora.targets: each target must be a weight-name glob", yaml_where(file, item))};
+        t.lora_targets += (t.lora_targets.empty() ? "" : "|") + item.Scalar();
+      }
+    } else if (Status st = l.string("targets", t.lora_targets); !st.ok()) {
+      return st;
+    }
+    for (Status st : {l.integer("rank", t.lora_rank, 1, 4096), l.number("alpha", t.lora_alpha, 0, 1e6, true),
+                      l.number("dropout", t.lora_dropout, 0, 0), l.one_of("init", t.lora_init, {"kaiming", "zeros"}),
+                      l.integer("seed", t.lora_seed, 0, INT64_MAX)})
+      if (!st.ok()) return st;
+  }
+  if (const YAML::Node data = train["data"]) {
+    if (Status st = check_keys(data, file, "train.data", {"path", "heldout_fraction", "seed"}); !st.ok()) return st;
+    Section d(data, file, "train.data");
+    for (Status st : {d.path("path", t.data_path), d.number("heldout_fraction", t.heldout_fraction, 0, 0.5),
+                      d.integer("seed", t.data_seed, 0, INT64_MAX)})
+      if (!st.ok()) return st;
+  }
+  if (const YAML::Node opt = train["optimizer"]) {
+    if (Status st = check_keys(opt, file, "train.optimizer",
+                               {"kind", "lr", "beta1", "beta2", "eps", "momentum", "weight_decay", "clip_norm"});
+        !st.ok())
+      return st;
+    Section o(opt, file, "train.optimizer");
+    for (Status st : {o.one_of("kind", t.optimizer, {"adamw", "sgd"}), o.number("lr", t.lr, 0, 10, true),
+                      o.number("beta1", t.beta1, 0, 0.999999), o.number("beta2", t.beta2, 0, 0.999999),
+                      o.number("eps", t.eps, 0, 1, true), o.number("momentum", t.momentum, 0, 0.999999),
+                      o.number("weight_decay", t.weight_decay, 0, 10), o.number("clip_norm", t.clip_norm, 0, 1e9)})
+      if (!st.ok()) return st;
+  }
+  if (const YAML::Node sched = train["schedule"]) {
+    if (Status st = check_keys(sched, file, "train.schedule",
+                               {"kind", "warmup_steps", "total_steps", "restart_every", "min_ratio"});
+        !st.ok())
+      return st;
+    Section c(sched, file, "train.schedule");
+    for (Status st : {c.one_of("kind", t.schedule, {"constant", "warmup", "cosine", "cosine_restarts"}),
+                      c.integer("warmup_steps", t.warmup_steps, 0, INT64_MAX),
+                      c.integer("total_steps", t.total_steps, 0, INT64_MAX),
+                      c.integer("restart_every", t.restart_every, 0, INT64_MAX), c.number("min_ratio", t.min_ratio, 0, 1)})
+      if (!st.ok()) return st;
+    if (t.schedule == "cosine_restarts" && t.restart_every == 0)
+      return Error{fmt::format("{}: train.schedule.restart_every: cosine_restarts needs the cycle length",
+                               yaml_where(file, sched))};
+  }
+  if (const YAML::Node ev = train["eval"]) {
+    if (Status st = check_keys(ev, file, "train.eval", {"every", "sequences"}); !st.ok()) return st;
+    Section e(ev, file, "train.eval");
+    for (Status st : {e.integer("every", t.eval_every, 0, INT64_MAX), e.integer("sequences", t.eval_sequences, 1, 1 << 20)})
+      if (!st.ok()) return st;
+  }
+  if (const YAML::Node ck = train["checkpoint"]) {
+    if (Status st = check_keys(ck, file, "train.checkpoint", {"every"}); !st.ok()) return st;
+    Section c(ck, file, "train.checkpoint");
+    if (Status st = c.integer("every", t.checkpoint_every, 0, INT64_MAX); !st.ok()) return st;
+  }
+  if (exp.run.task == "train" && t.data_path.empty())
+    return Error{fmt::format("{}: train.data.path: training needs a text file or directory", yaml_where(file, train))};
+  return {};
+}
+
 }  // namespace
 
 Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::string& file,
@@ -226,7 +310,7 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
   auto loaded = load_with_overrides(yaml_text, file, overrides);
   if (!loaded.ok()) return loaded.error();
   YAML::Node root = *loaded;
-  Status s = check_keys(root, file, "", {"model", "compile", "run"});
+  Status s = check_keys(root, file, "", {"model", "compile", "run", "train"});
   if (!s.ok()) return s.error();
   Experiment exp;
   exp.file = file;
@@ -262,7 +346,7 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
     if (!s.ok()) return s.error();
     Section r(run, file, "run");
     RunOptions& o = exp.run;
-    for (Status st : {r.one_of("task", o.task, {"generate", "evaluate"}), r.string("prompt", o.prompt),
+    for (Status st : {r.one_of("task", o.task, {"generate", "evaluate", "train"}), r.string("prompt", o.prompt),
                       r.path("prompts_file", o.prompts_file), r.boolean("chat", o.chat),
                       r.integer("max_new_tokens", o.max_new_tokens, 1, exp.model.max_context),
                       r.path("text_file", o.text_file), r.integer("window", o.window, 2, exp.model.max_context)})
@@ -298,6 +382,9 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
     if (o.task == "evaluate" && o.text_file.empty())
       return Error{fmt::format("{}: run.text_file: the evaluate task needs the text to score", yaml_where(file, run))};
   }
+  if (Status st = parse_train(root["train"], file, exp); !st.ok()) return st.error();
+  if (exp.run.task == "train" && !root["train"])
+    return Error{fmt::format("{}: run.task is train but there is no train section", file)};
   return exp;
 }
 

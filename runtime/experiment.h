@@ -23,6 +23,21 @@
 //     text_file: corpus.txt        # evaluate: the text to score
 //     window: 512                  # evaluate: tokens per window (default max_context)
 //
+//   train:                         # run.task: train (docs/experiments.md)
+//     mode: lora                   # LoRA adapters on a frozen base
+//     lora: {targets: "layer.*.q_proj|...", rank: 16, alpha: 32, dropout: 0, init: kaiming, seed: 0}
+//     data: {path: corpus.txt, heldout_fraction: 0.05, seed: 0}
+//     seq_len: 256
+//     micro_batches: 1             # sequences per step (gradients accumulated)
+//     steps: 200
+//     optimizer: {kind: adamw, lr: 2e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+//                 momentum: 0.9, weight_decay: 0, clip_norm: 1.0}
+//     schedule: {kind: cosine, warmup_steps: 10, total_steps: 0, restart_every: 0, min_ratio: 0.1}
+//     eval: {every: 50, sequences: 16}
+//     checkpoint: {every: 50}
+//     output: runs/gemma3-270m-lora   # metrics.jsonl, loss.svg, checkpoint, adapter/
+//     resume: true                 # continue from output/checkpoint.safetensors
+//
 // Overrides from the command line (`--set run.max_new_tokens=32`) replace or
 // add one scalar each before validation, so they are checked like the file.
 #pragma once
@@ -48,7 +63,7 @@ struct SamplingOptions {
 };
 
 struct RunOptions {
-  std::string task = "generate";  // generate or evaluate
+  std::string task = "generate";  // generate, evaluate or train
   std::string prompt;             // generate: one prompt ...
   std::string prompts_file;       // ... or a file with one prompt per line
   bool chat = false;
@@ -57,6 +72,36 @@ struct RunOptions {
   SamplingOptions sampling;
   std::string text_file;  // evaluate: the text whose perplexity is measured
   int64_t window = 0;     // evaluate: tokens per window (0: the model's max_context)
+};
+
+// The default LoRA targets: every attention and MLP projection.
+inline constexpr const char* kDefaultLoraTargets =
+    "layer.*.q_proj|layer.*.k_proj|layer.*.v_proj|layer.*.o_proj|layer.*.gate_proj|layer.*.up_proj|layer.*.down_proj";
+
+struct TrainOptions {
+  std::string mode = "lora";
+  std::string lora_targets = kDefaultLoraTargets;  // globs over the graph's weight names
+  int64_t lora_rank = 16;
+  double lora_alpha = 32;
+  double lora_dropout = 0;
+  std::string lora_init = "kaiming";
+  int64_t lora_seed = 0;
+  std::string data_path;
+  double heldout_fraction = 0.05;
+  int64_t data_seed = 0;
+  int64_t seq_len = 256;
+  int64_t micro_batches = 1;
+  int64_t steps = 200;
+  int64_t loss_chunk = 32;
+  std::string optimizer = "adamw";
+  double lr = 2e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum = 0.9, weight_decay = 0, clip_norm = 1.0;
+  std::string schedule = "constant";
+  int64_t warmup_steps = 0, total_steps = 0, restart_every = 0;  // total_steps 0: the run's steps
+  double min_ratio = 0;
+  int64_t eval_every = 50, eval_sequences = 16;
+  int64_t checkpoint_every = 50;
+  std::string output;  // empty: runs/<experiment file's stem>
+  bool resume = true;
 };
 
 struct Experiment {
@@ -69,6 +114,7 @@ struct Experiment {
   std::string cache_dir = default_cache_dir();
   std::string tokenizer;  // empty: the checkpoint's own
   RunOptions run;
+  TrainOptions train;
 };
 
 // `overrides` are `key.path=value` assignments applied before validation.
