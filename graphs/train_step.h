@@ -32,7 +32,7 @@ namespace graphc {
 struct TrainConfig {
   int64_t seq_len = 256;
   int64_t micro_batches = 1;
-  int64_t loss_chunk = 32;  // rows of logits per cross-entropy chunk
+  int64_t loss_chunk = 128;  // rows of logits per cross-entropy chunk
   // Passes run on the module once the forward exists and before it is
   // differentiated, e.g. "add-lora{targets=layer.*.q_proj|...,rank=16,alpha=32}";
   // they rewrite every function, so generation uses the adapters too.

@@ -92,7 +92,7 @@ struct TrainOptions {
   int64_t seq_len = 256;
   int64_t micro_batches = 1;
   int64_t steps = 200;
-  int64_t loss_chunk = 32;
+  int64_t loss_chunk = 128;  // rows of logits per cross-entropy chunk (128 x vocab floats each)
   std::string optimizer = "adamw";
   double lr = 2e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum = 0.9, weight_decay = 0, clip_norm = 1.0;
   std::string schedule = "constant";

@@ -1,5 +1,5 @@
-// graph-run: runs a program. An experiment (.yaml) runs its task (generate
-// or evaluate) on Gemma-3, compiled by the JIT; `--gguf` is the same with the
+// graph-run: runs a program. An experiment (.yaml) runs its task (generate,
+// evaluate or train) on Gemma-3, compiled by the JIT; `--gguf` is the same with the
 // experiment given by flags; an IR file (or the built-in demo block) runs one
 // function.
 #include <CLI/CLI.hpp>
@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <cstdio>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include "ir/verifier.h"
 #include "runtime/human_bytes.h"
 #include "tools/model_session.h"
+#include "tools/train_session.h"
 #include "tools/tool_support.h"
 
 namespace graphc::tools {
@@ -147,7 +149,42 @@ int run_evaluate(ModelSession& session, const Experiment& exp, bool json) {
   return 0;
 }
 
+int run_train(const Experiment& exp, bool json, bool profile) {
+  TrainCallbacks callbacks;
+  callbacks.profile = profile;
+  auto r = run_training(exp, callbacks);
+  if (!r.ok()) throw GraphcError(r.error().message);
+  auto eval = [](double v) { return std::isnan(v) ? std::string("-") : fmt::format("{:.4f}", v); };
+  fmt::print("trained steps {}..{}: loss {:.4f} -> {:.4f}, held-out loss {} -> {} (perplexity {} -> {}); "
+             "{:.0f} tokens/s; peak memory {}, train_step arena {} (lower bound {}); output in {}\n",
+             r->first_step, r->last_step, r->first_loss, r->last_loss, eval(r->first_eval_loss),
+             eval(r->last_eval_loss), eval(std::exp(r->first_eval_loss)), eval(std::exp(r->last_eval_loss)),
+             r->tokens_per_s, human_bytes(peak_rss_bytes()), human_bytes(r->arena_bytes),
+             human_bytes(r->lower_bound_bytes), r->output_dir);
+  if (json) {
+    auto number = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
+    nlohmann::json j{{"task", "train"},
+                     {"first_step", r->first_step},
+                     {"last_step", r->last_step},
+                     {"first_loss", r->first_loss},
+                     {"last_loss", r->last_loss},
+                     {"first_eval_loss", number(r->first_eval_loss)},
+                     {"last_eval_loss", number(r->last_eval_loss)},
+                     {"tokens_per_s", r->tokens_per_s},
+                     {"peak_rss_bytes", peak_rss_bytes()},
+                     {"arena_bytes", r->arena_bytes},
+                     {"lower_bound_bytes", r->lower_bound_bytes},
+                     {"output", r->output_dir}};
+    fmt::print("{}\n", j.dump());
+  }
+  return 0;
+}
+
 int run_experiment(const Experiment& exp, const SessionOptions& options, bool json) {
+  if (exp.run.task == "train") {
+    if (options.backend != "jit") throw GraphcError("training runs on the jit backend");
+    return run_train(exp, json, options.profile);
+  }
   auto session = ModelSession::open(exp, options);
   if (!session.ok()) throw GraphcError(session.error().message);
   const int rc = exp.run.task == "evaluate" ? run_evaluate(**session, exp, json) : run_generate(**session, exp, json);

@@ -1,5 +1,7 @@
 #include "tools/model_session.h"
 
+#include "tools/model_files.h"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -43,30 +45,11 @@ class Gemma3Session : public ModelSession {
     exp_ = exp;
     if (backend != "jit" && backend != "reference")
       return Error{"the backend must be jit or reference, got '" + backend + "'"};
-    if (exp.weights.empty())
-      return Error{exp.file + ": model.weights: no checkpoint given (a path to a .gguf or .safetensors file)"};
-    Progress loading("loading " + exp.weights);
-    auto opened = Gemma3Checkpoint::open(exp.weights);
-    if (!opened.ok()) return opened.error();
-    checkpoint_ = std::make_shared<const Gemma3Checkpoint>(std::move(opened).take());
-    config_ = exp.model;
-    if (const GgufReader* g = checkpoint_->gguf()) {
-      auto config = config_from_gguf(*g, exp.model);
-      if (!config.ok()) return config.error();
-      config_ = *config;
-    }
-    if (!exp.tokenizer.empty()) {
-      auto t = Tokenizer::from_model_file(exp.tokenizer);
-      if (!t.ok()) return t.error();
-      tokenizer_ = std::make_unique<Tokenizer>(std::move(t).take());
-    } else if (const GgufReader* g = checkpoint_->gguf()) {
-      auto t = tokenizer_from_gguf(*g);
-      if (!t.ok()) return t.error();
-      tokenizer_ = std::make_unique<Tokenizer>(std::move(t).take());
-    } else {
-      return Error{exp.file + ": model.tokenizer: a safetensors checkpoint carries no tokenizer; give the path of "
-                              "its tokenizer.model"};
-    }
+    auto files = open_model_files(exp);
+    if (!files.ok()) return files.error();
+    checkpoint_ = files->checkpoint;
+    tokenizer_ = std::move(files->tokenizer);
+    config_ = files->config;
     module_ = build_gemma3(config_);
     GenerateConfig g;
     g.max_new_tokens = exp.run.max_new_tokens;
@@ -77,7 +60,6 @@ class Gemma3Session : public ModelSession {
     if (Status s = add_generate(*module_, config_, g); !s.ok()) return Error{exp.file + ": " + s.error().message};
     if (Status s = add_generate_batch(*module_, config_, g); !s.ok()) return s;
     if (Status s = add_score(*module_, config_); !s.ok()) return s;
-    loading.finish(fmt::format("{} ({} layers, vocab {})", config_.name, config_.layers, config_.vocab));
 
     summary_.ops_before = count_ops(*module_);
     summary_.functions = int(module_->functions().size());

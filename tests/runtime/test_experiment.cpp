@@ -67,6 +67,30 @@ run:
   EXPECT_EQ(exp->run.sampling.seed, 7u);
 }
 
+TEST(Experiment, TrainSectionIsCheckedLikeTheRest) {
+  auto parse = [](const std::string& train) {
+    return parse_experiment("model: {preset: gemma3-270m}\nrun: {task: train}\ntrain:\n" + train, "e.yaml");
+  };
+  auto e = parse("  data: {path: corpus.txt}\n  lora: {targets: [layer.*.q_proj, layer.*.v_proj], rank: 8}\n"
+                 "  optimizer: {lr: 1e-3}\n  schedule: {kind: cosine, warmup_steps: 5}\n  steps: 20\n");
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(e->train.lora_targets, "layer.*.q_proj|layer.*.v_proj");
+  EXPECT_EQ(e->train.lora_rank, 8);
+  EXPECT_EQ(e->train.lr, 1e-3);
+  EXPECT_EQ(e->train.schedule, "cosine");
+  EXPECT_EQ(e->train.steps, 20);
+  auto bad = [&](const std::string& train) {
+    auto r = parse(train);
+    return r.ok() ? std::string("accepted") : r.error().message;
+  };
+  EXPECT_THAT(bad("  steps: 20\n"), HasSubstr("train.data.path: training needs a text file or directory"));
+  EXPECT_THAT(bad("  data: {path: c.txt}\n  optimizer: {lr: 0}\n"),
+              HasSubstr("e.yaml:5:19: train.optimizer.lr: expected a number in (0, 10], got '0'"));
+  EXPECT_THAT(bad("  data: {path: c.txt}\n  lora: {rnk: 4}\n"), HasSubstr("did you mean 'rank'?"));
+  EXPECT_THAT(bad("  data: {path: c.txt}\n  schedule: {kind: cosine_restarts}\n"),
+              HasSubstr("restart_every: cosine_restarts needs the cycle length"));
+}
+
 TEST(Experiment, RunValuesOutOfRangeAreErrors) {
   auto bad = [](const std::string& run) {
     auto e = parse_experiment("model: {preset: gemma3-270m}\nrun:\n" + run, "e.yaml");
@@ -77,7 +101,8 @@ TEST(Experiment, RunValuesOutOfRangeAreErrors) {
   EXPECT_EQ(bad("  sampling: {temperature: 0}\n"),
             "e.yaml:3:27: run.sampling.temperature: expected a number in (0, 100], got '0'");
   EXPECT_EQ(bad("  max_new_tokens: 0\n"), "e.yaml:3:19: run.max_new_tokens: expected an integer from 1 to 4096, got '0'");
-  EXPECT_EQ(bad("  task: train\n"), "e.yaml:3:9: run.task: expected one of generate, evaluate, got 'train'");
+  EXPECT_EQ(bad("  task: fly\n"), "e.yaml:3:9: run.task: expected one of generate, evaluate, train, got 'fly'");
+  EXPECT_EQ(bad("  task: train\n"), "e.yaml: run.task is train but there is no train section");
   EXPECT_EQ(bad("  sampling: {stratgy: greedy}\n"),
             "e.yaml:3:14: unknown key 'run.sampling.stratgy' (did you mean 'strategy'?) (allowed: strategy, "
             "temperature, top_k, top_p, repetition_penalty, seed)");
@@ -116,7 +141,7 @@ TEST(Experiment, VariablesExpandWithDefaults) {
 TEST(Experiment, ErrorsNameFileLineColumnAndKey) {
   auto top = parse_experiment("model: {preset: gemma3-270m}\ncompil: {passes: cse}\n", "e.yaml");
   ASSERT_FALSE(top.ok());
-  EXPECT_EQ(top.error().message, "e.yaml:2:1: unknown key 'compil' (did you mean 'compile'?) (allowed: model, compile, run)");
+  EXPECT_EQ(top.error().message, "e.yaml:2:1: unknown key 'compil' (did you mean 'compile'?) (allowed: model, compile, run, train)");
   auto nested = parse_experiment("model: {preset: gemma3-270m}\ncompile:\n  pases: cse\n", "e.yaml");
   ASSERT_FALSE(nested.ok());
   EXPECT_THAT(nested.error().message, StartsWith("e.yaml:3:3: unknown key 'compile.pases' (did you mean 'passes'?)"));

@@ -1,0 +1,408 @@
+#include "tools/train_session.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/gemma3_weights.h"
+#include "graphs/gemma3.h"
+#include "graphs/train_step.h"
+#include "passes/lora_common.h"
+#include "passes/pass_manager.h"
+#include "runtime/human_bytes.h"
+#include "runtime/lora_adapter.h"
+#include "runtime/mapped_file.h"
+#include "runtime/progress.h"
+#include "runtime/text_corpus.h"
+#include "runtime/training_checkpoint.h"
+#include "tools/model_files.h"
+#include "tools/svg_plot.h"
+
+namespace graphc::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+constexpr const char* kCheckpointFormat = "graphc-training-checkpoint-1";
+
+TrainConfig train_config(const TrainOptions& o) {
+  TrainConfig t;
+  t.seq_len = o.seq_len;
+  t.micro_batches = o.micro_batches;
+  t.loss_chunk = o.loss_chunk;
+  t.adapters = fmt::format("add-lora{{targets={},rank={},alpha={},init={},seed={}}}", o.lora_targets, o.lora_rank,
+                           o.lora_alpha, o.lora_init, o.lora_seed);
+  OptimizerConfig& opt = t.optimizer;
+  opt.kind = o.optimizer;
+  opt.beta1 = o.beta1, opt.beta2 = o.beta2, opt.eps = o.eps, opt.momentum = o.momentum;
+  opt.weight_decay = o.weight_decay, opt.clip_norm = o.clip_norm;
+  opt.schedule.kind = o.schedule;
+  opt.schedule.lr = o.lr;
+  opt.schedule.warmup_steps = o.warmup_steps;
+  opt.schedule.total_steps = o.total_steps > 0 ? o.total_steps : o.steps;
+  opt.schedule.restart_every = o.restart_every;
+  opt.schedule.min_ratio = o.min_ratio;
+  return t;
+}
+
+std::string eta(double seconds) {
+  const int64_t s = int64_t(seconds + 0.5);
+  return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60) : fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
+// The identity of a run, stored in its checkpoint: resuming with other
+// settings would silently train something else.
+std::map<std::string, std::string> run_identity(const TrainOptions& o) {
+  return {{"format", kCheckpointFormat},
+          {"seq_len", std::to_string(o.seq_len)},
+          {"micro_batches", std::to_string(o.micro_batches)},
+          {"lora_rank", std::to_string(o.lora_rank)},
+          {"lora_targets", o.lora_targets},
+          {"data_seed", std::to_string(o.data_seed)},
+          {"optimizer", o.optimizer}};
+}
+
+class Trainer {
+ public:
+  Trainer(const Experiment& exp, const TrainCallbacks& cb) : exp_(exp), o_(exp.train), cb_(cb) {}
+
+  Expected<TrainSummary> run() {
+    if (Status s = open(); !s.ok()) return s.error();
+    if (Status s = start_or_resume(); !s.ok()) return s.error();
+    TrainSummary summary;
+    summary.first_step = step_;
+    summary.output_dir = out_;
+    summary.first_eval_loss = summary.last_eval_loss = NAN;
+    if (step_ == 0 && o_.eval_every > 0) {
+      auto e = evaluate();
+      if (!e.ok()) return e.error();
+      summary.first_eval_loss = summary.last_eval_loss = *e;
+    }
+    Progress progress("training", o_.steps);
+    progress.update(step_);
+    const auto started = Clock::now();
+    const int64_t first = step_;
+    bool stop = false;
+    double tokens = 0;
+    while (step_ < o_.steps && !stop) {
+      auto rec = train_one();
+      if (!rec.ok()) return rec.error();
+      tokens += double(o_.micro_batches * o_.seq_len);
+      if (step_ == first + 1) summary.first_loss = rec->loss;
+      summary.last_loss = rec->loss;
+      const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+      progress.update(step_, fmt::format("loss {:.4f}  lr {:.2e}  {:.0f} tokens/s  ETA {}", rec->loss, rec->lr,
+                                         rec->tokens_per_s, eta(elapsed / double(step_ - first) * double(o_.steps - step_))));
+      if (cb_.on_step && !cb_.on_step(*rec)) stop = true;
+      if (o_.eval_every > 0 && (step_ % o_.eval_every == 0 || step_ == o_.steps)) {
+        auto e = evaluate();
+        if (!e.ok()) return e.error();
+        if (std::isnan(summary.first_eval_loss)) summary.first_eval_loss = *e;
+        summary.last_eval_loss = *e;
+      }
+      if (stop || step_ == o_.steps || (o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0))
+        if (Status s = save_checkpoint(); !s.ok()) return s.error();
+      if (Status s = write_plot(); !s.ok()) return s.error();
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    summary.last_step = step_;
+    summary.tokens_per_s = seconds > 0 ? tokens / seconds : 0;
+    progress.finish(fmt::format("step {}, loss {:.4f}", step_, summary.last_loss));
+    if (step_ == o_.steps)
+      if (Status s = save_adapter(); !s.ok()) return s.error();
+    if (cb_.profile) fmt::print(stderr, "\nkernel profile:\n{}", cpu_->profile_report(40));
+    summary.arena_bytes = arena_bytes_;
+    summary.lower_bound_bytes = lower_bound_bytes_;
+    return summary;
+  }
+
+ private:
+  Status open() {
+    if (Status s = open_program(); !s.ok()) return s;
+    return open_data();
+  }
+
+ public:
+  // The model, @train_step and @eval_loss compiled, the adapters initialised.
+  Status open_program() {
+    if (o_.mode != "lora") return Error{exp_.file + ": train.mode: only lora is implemented"};
+    auto files = open_model_files(exp_);
+    if (!files.ok()) return files.error();
+    files_ = std::move(*files);
+    module_ = build_gemma3(files_.config);
+    if (Status s = add_training(*module_, files_.config, train_config(o_)); !s.ok())
+      return Error{exp_.file + ": train: " + s.error().message};
+    params_ = trainable_parameters(*module_, "*.lora_a|*.lora_b");
+    const std::string pipeline = exp_.passes == "default" ? default_pipeline() : exp_.passes;
+    auto report = run_pipeline(*module_, pipeline);
+    if (!report.ok()) return Error{exp_.file + ": compile.passes: " + report.error().message};
+    // The frozen base is read as f32: the backward pass multiplies by the
+    // transposed weights, which the block-format kernels do not provide.
+    auto provider = gemma3_cpu_weights(files_.checkpoint, *module_, WeightFormat::f32, weight_stats_);
+    if (!provider.ok()) return provider.error();
+    cpu_ = std::make_unique<CpuBackend>(*module_, CpuBackendOptions{exp_.threads, exp_.cache_dir, cb_.profile});
+    cpu_->set_weight_provider(*provider);
+    for (const char* f : {"lora_init", "train_step", "eval_loss"}) {
+      Progress compiling(fmt::format("compiling @{}", f));
+      if (Status s = cpu_->compile(f); !s.ok()) return s;
+      compiling.finish();
+    }
+    const CompileStats& st = cpu_->stats();
+    arena_bytes_ = st.arena_bytes;
+    lower_bound_bytes_ = st.lower_bound_bytes;
+    return {};
+  }
+
+  // The fixed-batch timing of time_train_steps().
+  Expected<StepTimings> time_steps(const std::vector<int32_t>& ids, int warmup, int steps) {
+    auto init = cpu_->run("lora_init", {HostTensor::scalar(DType::i64, double(o_.lora_seed))});
+    if (!init.ok()) return init.error();
+    const int64_t M = o_.micro_batches, S = o_.seq_len;
+    if (ids.empty()) return Error{"no token ids to time the step on"};
+    HostTensor tokens(DType::i32, {M, S}), targets(DType::i32, {M, S}), weights(DType::f32, {M, S});
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t i = 0; i < S; ++i) {
+        tokens.set_int(m * S + i, ids[i % ids.size()]);
+        targets.set_int(m * S + i, ids[(i + 1) % ids.size()]);
+        weights.set(m * S + i, 1.0);
+      }
+    StepTimings t;
+    t.arena_bytes = arena_bytes_;
+    t.lower_bound_bytes = lower_bound_bytes_;
+    for (int k = 0; k < warmup + steps; ++k) {
+      const auto t0 = Clock::now();
+      auto out = cpu_->run("train_step", {tokens, targets, weights});
+      if (!out.ok()) return out.error();
+      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (k >= warmup) {
+        t.seconds.push_back(dt);
+        t.losses.push_back((*out)[0].get(0));
+      }
+    }
+    return t;
+  }
+
+ private:
+  Status open_data() {
+    Progress reading("reading " + o_.data_path);
+    TextCorpusOptions copt;
+    copt.seq_len = o_.seq_len;
+    copt.heldout_fraction = o_.heldout_fraction;
+    copt.seed = uint64_t(o_.data_seed);
+    auto corpus = TextCorpus::load(o_.data_path, *files_.tokenizer, copt,
+                                   [&](int64_t done, int64_t total) { (void)total, reading.update(done); });
+    if (!corpus.ok()) return Error{exp_.file + ": train.data.path: " + corpus.error().message};
+    corpus_ = std::make_unique<TextCorpus>(std::move(*corpus));
+    reading.finish(corpus_->stats().summary());
+    if (corpus_->train_sequences() == 0)
+      return Error{o_.data_path + ": no training sequence of " + std::to_string(o_.seq_len + 1) + " tokens"};
+
+    out_ = o_.output.empty() ? "runs/" + std::filesystem::path(exp_.file).stem().string() : o_.output;
+    std::error_code ec;
+    std::filesystem::create_directories(out_, ec);
+    if (ec) return Error{fmt::format("{}: cannot create the output directory: {}", out_, ec.message())};
+    return {};
+  }
+
+  std::string checkpoint_path() const { return out_ + "/checkpoint.safetensors"; }
+  std::string metrics_path() const { return out_ + "/metrics.jsonl"; }
+
+  Status start_or_resume() {
+    if (o_.resume && std::filesystem::exists(checkpoint_path())) {
+      auto c = read_training_checkpoint(checkpoint_path());
+      if (!c.ok()) return c.error();
+      for (const auto& [key, value] : run_identity(o_)) {
+        auto it = c->metadata.find(key);
+        if (it == c->metadata.end() || it->second != value)
+          return Error{fmt::format("{}: made by a run with {} = {}, this run has {} (remove it, or set train.resume: "
+                                   "false, to start over)",
+                                   checkpoint_path(), key, it == c->metadata.end() ? "(none)" : it->second, value)};
+      }
+      auto step = c->integer("step");
+      auto position = c->integer("data_position");
+      if (!step.ok()) return step.error();
+      if (!position.ok()) return position.error();
+      for (auto& [name, t] : c->tensors) {
+        if (!module_->global(name)) return Error{checkpoint_path() + ": unknown state " + name};
+        cpu_->set_state(name, t);
+      }
+      step_ = *step;
+      position_ = *position;
+      cpu_->set_state("train.step", HostTensor::scalar(DType::i64, double(step_)));
+      // Lines a killed run wrote after its last checkpoint are dropped, so the
+      // file reads as one run.
+      if (Status s = keep_metrics_until(step_); !s.ok()) return s;
+      load_points_from_metrics();
+      fmt::print(stderr, "resuming from {} at step {}\n", checkpoint_path(), step_);
+      return {};
+    }
+    auto init = cpu_->run("lora_init", {HostTensor::scalar(DType::i64, double(o_.lora_seed))});
+    if (!init.ok()) return init.error();
+    return write_file_atomically(metrics_path(), std::string_view(""));
+  }
+
+  Status keep_metrics_until(int64_t step) {
+    std::ifstream in(metrics_path());
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      try {
+        if (json::parse(line).value("step", int64_t{0}) > step) continue;
+      } catch (const std::exception&) {
+        continue;  // a line cut off by the kill
+      }
+      kept += line + "\n";
+    }
+    return write_file_atomically(metrics_path(), std::string_view(kept));
+  }
+
+  void append_metrics(const json& j) {
+    std::ofstream out(metrics_path(), std::ios::app);
+    out << j.dump() << "\n";
+    out.flush();
+    if (j.contains("loss")) train_points_.emplace_back(double(j["step"]), double(j["loss"]));
+    if (j.contains("eval_loss")) eval_points_.emplace_back(double(j["step"]), double(j["eval_loss"]));
+  }
+
+  Expected<TrainStepRecord> train_one() {
+    const int64_t M = o_.micro_batches, S = o_.seq_len;
+    HostTensor tokens(DType::i32, {M, S}), targets(DType::i32, {M, S}), weights(DType::f32, {M, S});
+    const std::vector<std::vector<int32_t>> batch = corpus_->batch(position_, M);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t i = 0; i < S; ++i) {
+        tokens.set_int(m * S + i, batch[m][i]);
+        targets.set_int(m * S + i, batch[m][i + 1]);
+        weights.set(m * S + i, 1.0);
+      }
+    const auto t0 = Clock::now();
+    auto out = cpu_->run("train_step", {tokens, targets, weights});
+    if (!out.ok()) return Error{fmt::format("step {}: {}", step_ + 1, out.error().message)};
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    ++step_;
+    position_ += M;
+    TrainStepRecord r{step_, (*out)[0].get(0), (*out)[1].get(0), (*out)[2].get(0), double(M * S) / dt, dt};
+    if (!std::isfinite(r.loss)) return Error{fmt::format("step {}: the loss is {} (lower train.optimizer.lr?)", step_, r.loss)};
+    append_metrics({{"step", r.step}, {"loss", r.loss}, {"grad_norm", r.grad_norm}, {"lr", r.lr},
+                    {"tokens_per_s", r.tokens_per_s}, {"seconds", r.seconds}});
+    return r;
+  }
+
+  // Mean negative log-likelihood per token over the first eval.sequences
+  // held-out sequences.
+  Expected<double> evaluate() {
+    const int64_t S = o_.seq_len;
+    const int64_t n = std::min<int64_t>(o_.eval_sequences, corpus_->heldout_sequences());
+    if (n == 0) return NAN;
+    Progress progress("evaluating", n);
+    double nll = 0, count = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      const std::vector<int32_t>& seq = corpus_->heldout(k);
+      HostTensor tokens(DType::i32, {S}), targets(DType::i32, {S}), weights(DType::f32, {S});
+      for (int64_t i = 0; i < S; ++i) {
+        tokens.set_int(i, seq[i]);
+        targets.set_int(i, seq[i + 1]);
+        weights.set(i, 1.0);
+      }
+      auto out = cpu_->run("eval_loss", {tokens, targets, weights});
+      if (!out.ok()) return out.error();
+      nll += (*out)[0].get(0);
+      count += (*out)[1].get(0);
+      progress.update(k + 1);
+    }
+    const double loss = nll / count;
+    progress.finish(fmt::format("held-out loss {:.4f}, perplexity {:.2f}", loss, std::exp(loss)));
+    append_metrics({{"step", step_}, {"eval_loss", loss}, {"eval_perplexity", std::exp(loss)}, {"eval_tokens", count}});
+    return loss;
+  }
+
+  Status save_checkpoint() {
+    TrainingCheckpoint c;
+    c.metadata = run_identity(o_);
+    c.metadata["step"] = std::to_string(step_);
+    c.metadata["data_position"] = std::to_string(position_);
+    for (const Global& g : module_->globals()) {
+      if (g.kind != GlobalKind::State || g.type.dtype != DType::f32) continue;
+      if (g.name.find("k_cache") != std::string::npos || g.name.find("v_cache") != std::string::npos) continue;
+      c.tensors.emplace_back(g.name, cpu_->state(g.name));
+    }
+    return write_training_checkpoint(checkpoint_path(), c);
+  }
+
+  Status save_adapter() {
+    LoraAdapter a;
+    a.rank = o_.lora_rank;
+    a.alpha = o_.lora_alpha;
+    for (const std::string& p : params_) a.factors.emplace_back(p, cpu_->state(p));
+    if (Status s = write_peft_adapter(out_ + "/adapter", a); !s.ok()) return s;
+    fmt::print(stderr, "adapter written to {}/adapter (PEFT format)\n", out_);
+    return {};
+  }
+
+  Status write_plot() {
+    const std::string svg = svg_line_chart(
+        fmt::format("{}: {} rank {} on {}", files_.config.name, o_.mode, o_.lora_rank,
+                    std::filesystem::path(o_.data_path).filename().string()),
+        "step", "loss (nats per token)",
+        {{"training loss", "#1f77b4", train_points_, false}, {"held-out loss", "#d62728", eval_points_, true}});
+    return write_file_atomically(out_ + "/loss.svg", std::string_view(svg));
+  }
+
+  // After a resume, the curve starts from what the file already holds.
+  void load_points_from_metrics() {
+    std::ifstream in(metrics_path());
+    std::string line;
+    while (std::getline(in, line)) {
+      try {
+        json j = json::parse(line);
+        if (j.contains("loss")) train_points_.emplace_back(double(j["step"]), double(j["loss"]));
+        if (j.contains("eval_loss")) eval_points_.emplace_back(double(j["step"]), double(j["eval_loss"]));
+      } catch (const std::exception&) {
+      }
+    }
+  }
+
+  const Experiment& exp_;
+  const TrainOptions& o_;
+  const TrainCallbacks& cb_;
+  ModelFiles files_;
+  std::unique_ptr<Module> module_;
+  std::vector<std::string> params_;
+  std::shared_ptr<WeightBindingStats> weight_stats_ = std::make_shared<WeightBindingStats>();
+  std::unique_ptr<CpuBackend> cpu_;
+  std::unique_ptr<TextCorpus> corpus_;
+  std::string out_;
+  int64_t step_ = 0, position_ = 0;
+  int64_t arena_bytes_ = 0, lower_bound_bytes_ = 0;
+  std::vector<std::pair<double, double>> train_points_, eval_points_;
+};
+
+}  // namespace
+
+Expected<StepTimings> time_train_steps(const Experiment& exp, const std::vector<int32_t>& ids, int warmup, int steps) {
+  try {
+    TrainCallbacks none;
+    Trainer t(exp, none);
+    if (Status s = t.open_program(); !s.ok()) return s.error();
+    return t.time_steps(ids, warmup, steps);
+  } catch (const std::exception& e) {
+    return Error{e.what()};
+  }
+}
+
+Expected<TrainSummary> run_training(const Experiment& exp, const TrainCallbacks& callbacks) {
+  try {
+    Trainer t(exp, callbacks);
+    return t.run();
+  } catch (const std::exception& e) {
+    return Error{e.what()};
+  }
+}
+
+}  // namespace graphc::tools
