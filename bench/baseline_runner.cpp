@@ -107,6 +107,27 @@ std::string default_gemma3_gguf_path() {
   return std::string(GRAPHC_SOURCE_DIR) + "/models/gemma-3-270m-Q4_K_M.gguf";
 }
 
+std::optional<std::string> run_baseline_script(const std::string& script, const std::vector<std::string>& args,
+                                               const std::string& modules, std::string* skip_reason) {
+  auto skip = [&](std::string reason) -> std::optional<std::string> {
+    if (skip_reason) *skip_reason = std::move(reason);
+    return std::nullopt;
+  };
+  const std::string python = baseline_python();
+  ProcessOutput probe = run_process({python, "-c", "import " + modules});
+  if (probe.exit_code != 0)
+    return skip("baseline skipped: " + python + " cannot import " + modules + " (" + probe.err_last +
+                "); set GRAPHC_BENCH_PYTHON to an interpreter that has them, e.g. <source>/.venv-reference/bin/python");
+  std::vector<std::string> argv = {python, std::string(GRAPHC_SOURCE_DIR) + "/" + script};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessOutput run = run_process(argv);
+  if (run.exit_code != 0)
+    return skip(script + " failed (exit " + std::to_string(run.exit_code) + "): " + run.err_last);
+  const std::string line = json_line(run.out);
+  if (line.empty()) return skip(script + " printed no JSON line");
+  return line;
+}
+
 std::optional<BaselineResult> run_pytorch_baseline(const BaselineOptions& options, std::string* skip_reason) {
   auto skip = [&](std::string reason) -> std::optional<BaselineResult> {
     if (skip_reason) *skip_reason = std::move(reason);

@@ -45,6 +45,12 @@ std::string default_prompt_ids_path();
 // <source>/models/gemma-3-270m-Q4_K_M.gguf.
 std::string default_gemma3_gguf_path();
 
+// Runs `script` (relative to the source directory) with `args` under the
+// baseline interpreter after checking that it can import `modules`; returns
+// the script's JSON line, or nullopt with the reason in *skip_reason.
+std::optional<std::string> run_baseline_script(const std::string& script, const std::vector<std::string>& args,
+                                               const std::string& modules, std::string* skip_reason);
+
 // Runs the baseline; on failure returns nullopt and says why in *skip_reason
 // (one line, e.g. "python3 cannot import torch, transformers (...)").
 std::optional<BaselineResult> run_pytorch_baseline(const BaselineOptions& options, std::string* skip_reason);

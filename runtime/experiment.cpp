@@ -320,8 +320,9 @@ Expected<Experiment> parse_experiment(const std::string& yaml_text, const std::s
     Section m(model, file, "model");
     if (Status st = m.path("weights", exp.weights); !st.ok()) return st.error();
     if (Status st = m.path("tokenizer", exp.tokenizer); !st.ok()) return st.error();
+    if (Status st = m.path("adapter", exp.adapter); !st.ok()) return st.error();
   }
-  Expected<Gemma3Config> config = gemma3_config_from_yaml(model, file, {"weights", "tokenizer"});
+  Expected<Gemma3Config> config = gemma3_config_from_yaml(model, file, {"weights", "tokenizer", "adapter"});
   if (!config.ok()) return config.error();
   exp.model = *config;
 

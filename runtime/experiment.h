@@ -7,6 +7,7 @@
 //     preset: gemma3-270m          # or explicit dims (graphs/gemma3_config.h)
 //     weights: ${GRAPHC_MODELS_DIR}/gemma-3-270m-Q4_K_M.gguf
 //     tokenizer: path/to/tokenizer.model   # optional: a GGUF carries its own
+//     adapter: runs/x/adapter      # optional: a LoRA adapter (PEFT directory) applied to the model
 //   compile:
 //     passes: default              # a pipeline string or a YAML list
 //     dtype: stored                # weights: stored (the checkpoint's formats) or f32
@@ -113,6 +114,7 @@ struct Experiment {
   int threads = 0;                       // 0: all cores
   std::string cache_dir = default_cache_dir();
   std::string tokenizer;  // empty: the checkpoint's own
+  std::string adapter;    // a PEFT LoRA adapter directory; empty: none
   RunOptions run;
   TrainOptions train;
 };

@@ -1,8 +1,10 @@
 #include "tools/model_session.h"
 
 #include "tools/model_files.h"
+#include "runtime/lora_adapter.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cmath>
@@ -60,6 +62,8 @@ class Gemma3Session : public ModelSession {
     if (Status s = add_generate(*module_, config_, g); !s.ok()) return Error{exp.file + ": " + s.error().message};
     if (Status s = add_generate_batch(*module_, config_, g); !s.ok()) return s;
     if (Status s = add_score(*module_, config_); !s.ok()) return s;
+    if (!exp.adapter.empty())
+      if (Status s = add_adapter(exp.adapter); !s.ok()) return s;
 
     summary_.ops_before = count_ops(*module_);
     summary_.functions = int(module_->functions().size());
@@ -86,7 +90,33 @@ class Gemma3Session : public ModelSession {
       run_ = [this](const std::string& f, const std::vector<HostTensor>& a) { return interp_->run(f, a); };
       set_emit_ = [this](EmitFn e) { interp_->set_emit_handler(std::move(e)); };
     }
+    for (const auto& [name, value] : adapter_.factors) {
+      if (cpu_) cpu_->set_state(name, value);
+      else interp_->set_state(name, value);
+    }
     summary_.ops_after = count_ops(*module_);
+    return {};
+  }
+
+  // A trained LoRA adapter: add-lora on exactly the projections it has
+  // factors for, with its rank and alpha; the factors become the state.
+  Status add_adapter(const std::string& dir) {
+    auto adapter = read_peft_adapter(dir);
+    if (!adapter.ok()) return Error{exp_.file + ": model.adapter: " + adapter.error().message};
+    adapter_ = std::move(*adapter);
+    std::set<std::string> weights;
+    for (const auto& [name, value] : adapter_.factors) weights.insert(name.substr(0, name.rfind('.')));
+    std::string targets;
+    for (const std::string& w : weights) targets += (targets.empty() ? "" : "|") + w;
+    auto r = run_pipeline(*module_, fmt::format("add-lora{{targets={},rank={},alpha={},init=zeros}}", targets,
+                                                adapter_.rank, adapter_.alpha));
+    if (!r.ok()) return Error{dir + ": " + r.error().message};
+    for (const auto& [name, value] : adapter_.factors) {
+      const Global* g = module_->global(name);
+      if (!g || to_static(g->type.shape) != value.shape())
+        return Error{fmt::format("{}: {} has shape [{}], the model expects {}", dir, name, fmt::join(value.shape(), ","),
+                                 g ? g->type.str() : "no such adapter")};
+    }
     return {};
   }
 
@@ -316,6 +346,7 @@ class Gemma3Session : public ModelSession {
   std::set<std::pair<std::string, int64_t>> compiled_;
   CompileSummary summary_;
   bool profile_ = false;
+  LoraAdapter adapter_;
   std::shared_ptr<WeightBindingStats> weight_stats_ = std::make_shared<WeightBindingStats>();
 };
 

@@ -83,7 +83,12 @@ TEST_F(DocumentedExperiments, EveryExampleRuns) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     if (name != "graph-run" || args.find("--json") == std::string::npos) continue;
     const nlohmann::json j = json_result(r);
-    if (j.value("task", "") == "evaluate") {
+    if (j.value("task", "") == "train") {
+      for (const char* k : {"first_loss", "last_loss", "first_eval_loss", "last_eval_loss", "tokens_per_s",
+                            "peak_rss_bytes", "arena_bytes", "output"})
+        EXPECT_TRUE(j.contains(k)) << k;
+      EXPECT_GT(j["last_step"].get<int64_t>(), 0);
+    } else if (j.value("task", "") == "evaluate") {
       for (const char* k : {"perplexity", "bits_per_byte", "tokens", "peak_rss_bytes", "arena_bytes"})
         EXPECT_TRUE(j.contains(k)) << k;
       // A real model on English text: far better than chance (262144 tokens).
