@@ -314,7 +314,8 @@ Status Gemma3Checkpoint::check(std::string_view name, const std::vector<int64_t>
 
 Status Gemma3Checkpoint::check_module(const Module& module) const {
   for (const Global& g : module.globals()) {
-    if (g.kind != GlobalKind::Weight) continue;
+    // Derived weights (a folded adapter) are computed, not read.
+    if (g.kind != GlobalKind::Weight || !g.initializer.empty()) continue;
     if (!is_static(g.type.shape))
       return Error{fmt::format("{}: the module's weight '{}' has a symbolic shape {}", path(), g.name,
                                shape_str(g.type.shape))};

@@ -99,7 +99,10 @@ class Gemma3Session : public ModelSession {
   }
 
   // A trained LoRA adapter: add-lora on exactly the projections it has
-  // factors for, with its rank and alpha; the factors become the state.
+  // factors for, with its rank and alpha; the factors become the state. With
+  // f32 weights fold-lora then folds each adapter into its weight (W + s B A,
+  // computed once), so inference runs the base model's ops; weights kept in
+  // their block formats keep the adapter as a separate branch.
   Status add_adapter(const std::string& dir) {
     auto adapter = read_peft_adapter(dir);
     if (!adapter.ok()) return Error{exp_.file + ": model.adapter: " + adapter.error().message};
@@ -108,8 +111,9 @@ class Gemma3Session : public ModelSession {
     for (const auto& [name, value] : adapter_.factors) weights.insert(name.substr(0, name.rfind('.')));
     std::string targets;
     for (const std::string& w : weights) targets += (targets.empty() ? "" : "|") + w;
-    auto r = run_pipeline(*module_, fmt::format("add-lora{{targets={},rank={},alpha={},init=zeros}}", targets,
-                                                adapter_.rank, adapter_.alpha));
+    const std::string fold = exp_.weights_dtype == "f32" ? ",fold-lora,dce" : "";
+    auto r = run_pipeline(*module_, fmt::format("add-lora{{targets={},rank={},alpha={},init=zeros}}{}", targets,
+                                                adapter_.rank, adapter_.alpha, fold));
     if (!r.ok()) return Error{dir + ": " + r.error().message};
     for (const auto& [name, value] : adapter_.factors) {
       const Global* g = module_->global(name);
