@@ -107,6 +107,37 @@ void build_train_step(Module& m, const TrainConfig& t, const std::vector<std::st
   b.ret({sums[0].named("loss"), norm.named("grad_norm"), lr.named("lr")});
 }
 
+// @train_loop: `count` steps over batches read from the token stream, each
+// reported to the host with emit; the host's answer false stops the loop
+// after that step.
+void build_train_loop(Module& m, const TrainConfig& t) {
+  const int64_t S = t.seq_len, M = t.micro_batches;
+  Builder b = Builder::function(m, "train_loop");
+  Val stream = b.param(TensorType(DType::i32, {sym("rows"), S + 1}), "stream");
+  Val order = b.param(TensorType(DType::i32, {sym("steps"), M}), "order");
+  Val count = b.param(TensorType(DType::i64, {}), "count");
+  Val none = b.broadcast(b.scalar(0.0), {sym("steps")});
+  std::vector<Val> out = b.loop(
+      count, {none, none, none, b.scalar(0, DType::i64)},
+      [&](Builder& body, Val i, const std::vector<Val>& c) -> std::vector<Val> {
+        Val zero = body.scalar(0, DType::i64);
+        Val rows = body.reshape(body.dynamic_slice(order, {i, zero}, {1, M}), {M});
+        Val batch = body.gather(stream, rows, 0);  // [M, S + 1]
+        Val tokens = body.slice(batch, {0, 0}, {M, S});
+        Val targets = body.slice(batch, {0, 1}, {M, S + 1});
+        Val weights = body.constant(1.0, TensorType(DType::f32, {M, S}));
+        std::vector<Val> r = body.call("train_step", {tokens, targets, weights});
+        Val report = body.concat({body.reshape(r[0], {1}), body.reshape(r[1], {1}), body.reshape(r[2], {1})}, 0);
+        Val go_on = body.op1("emit", {report}, {{"channel", "train_step"}});
+        Val stop = body.select(go_on, body.constant(0.0, TensorType(DType::boolean, {})),
+                               body.constant(1.0, TensorType(DType::boolean, {})));
+        auto put = [&](Val into, Val v) { return body.dynamic_update_slice(into, body.reshape(v, {1}), {i}); };
+        return {stop, put(c[0], r[0]), put(c[1], r[1]), put(c[2], r[2]), i + body.scalar(1, DType::i64)};
+      },
+      /*has_exit=*/true);
+  b.ret({out[0].named("losses"), out[1].named("grad_norms"), out[2].named("lrs"), out[3].named("steps_done")});
+}
+
 void build_eval_loss(Module& m, const Gemma3Config& c, const TrainConfig& t) {
   const int64_t S = t.seq_len;
   Builder b = Builder::function(m, "eval_loss");
@@ -138,6 +169,7 @@ Status add_training(Module& m, const Gemma3Config& c, const TrainConfig& t) {
     if (Status s = finish_train_grads(m, t, params); !s.ok()) return s;
     m.add_global(GlobalKind::State, "train.step", TensorType(DType::i64, {}));
     build_train_step(m, t, params);
+    build_train_loop(m, t);
   } catch (const std::exception& e) {
     return Error{e.what()};
   }

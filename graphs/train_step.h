@@ -8,6 +8,12 @@
 //       a loop over the M micro-batches accumulating gradients, then clipping
 //       and the optimizer update of every trainable state global, and
 //       @train.step += 1
+//   @train_loop(stream: i32[rows, S + 1], order: i32[steps, M], count: i64[])
+//       -> (losses: f32[steps], grad_norms: f32[steps], lrs: f32[steps], steps_done: i64[])
+//       `count` train steps in a loop; step k trains on the stream rows
+//       order[k] (inputs and next-token targets of each row), reports
+//       [loss, grad_norm, lr] to the host with emit on channel "train_step"
+//       and stops early when the host answers false
 //   @eval_loss(tokens: i32[S], targets: i32[S], weights: f32[S]) -> (nll_sum: f32[], count: f32[])
 //
 // @lora_init(seed) (from add-lora) initialises the adapters. Trainable

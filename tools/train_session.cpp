@@ -91,16 +91,42 @@ class Trainer {
     const int64_t first = step_;
     bool stop = false;
     double tokens = 0;
-    while (step_ < o_.steps && !stop) {
-      auto rec = train_one();
-      if (!rec.ok()) return rec.error();
+    // @train_loop runs the steps up to the next evaluation or checkpoint in
+    // one call; each step's report arrives through emit.
+    const HostTensor stream = training_stream();
+    auto last = Clock::now();
+    cpu_->set_emit_handler([&](const std::string&, const HostTensor& report) {
+      const auto now = Clock::now();
+      const double dt = std::chrono::duration<double>(now - last).count();
+      last = now;
+      ++step_;
+      position_ += o_.micro_batches;
+      TrainStepRecord r{step_, report.get(0), report.get(1), report.get(2),
+                        double(o_.micro_batches * o_.seq_len) / dt, dt};
       tokens += double(o_.micro_batches * o_.seq_len);
-      if (step_ == first + 1) summary.first_loss = rec->loss;
-      summary.last_loss = rec->loss;
-      const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-      progress.update(step_, fmt::format("loss {:.4f}  lr {:.2e}  {:.0f} tokens/s  ETA {}", rec->loss, rec->lr,
-                                         rec->tokens_per_s, eta(elapsed / double(step_ - first) * double(o_.steps - step_))));
-      if (cb_.on_step && !cb_.on_step(*rec)) stop = true;
+      if (step_ == first + 1) summary.first_loss = r.loss;
+      summary.last_loss = r.loss;
+      append_metrics({{"step", r.step}, {"loss", r.loss}, {"grad_norm", r.grad_norm}, {"lr", r.lr},
+                      {"tokens_per_s", r.tokens_per_s}, {"seconds", r.seconds}});
+      const double elapsed = std::chrono::duration<double>(now - started).count();
+      progress.update(step_, fmt::format("loss {:.4f}  lr {:.2e}  {:.0f} tokens/s  ETA {}", r.loss, r.lr, r.tokens_per_s,
+                                         eta(elapsed / double(step_ - first) * double(o_.steps - step_))));
+      if (!std::isfinite(r.loss)) stop = true;
+      if (cb_.on_step && !cb_.on_step(r)) stop = true;
+      return !stop;
+    });
+    while (step_ < o_.steps && !stop) {
+      int64_t next = o_.steps;
+      for (int64_t every : {o_.eval_every, o_.checkpoint_every})
+        if (every > 0) next = std::min(next, (step_ / every + 1) * every);
+      const int64_t span = next - step_;
+      HostTensor order(DType::i32, {span, o_.micro_batches});
+      for (int64_t k = 0; k < order.numel(); ++k) order.set_int(k, corpus_->train_index(position_ + k));
+      last = Clock::now();
+      auto out = cpu_->run("train_loop", {stream, order, HostTensor::scalar(DType::i64, double(span))});
+      if (!out.ok()) return Error{fmt::format("steps {}..{}: {}", step_ + 1, next, out.error().message)};
+      if (!std::isfinite(summary.last_loss))
+        return Error{fmt::format("step {}: the loss is {} (lower train.optimizer.lr?)", step_, summary.last_loss)};
       if (o_.eval_every > 0 && (step_ % o_.eval_every == 0 || step_ == o_.steps)) {
         auto e = evaluate();
         if (!e.ok()) return e.error();
@@ -149,7 +175,7 @@ class Trainer {
     if (!provider.ok()) return provider.error();
     cpu_ = std::make_unique<CpuBackend>(*module_, CpuBackendOptions{exp_.threads, exp_.cache_dir, cb_.profile});
     cpu_->set_weight_provider(*provider);
-    for (const char* f : {"lora_init", "train_step", "eval_loss"}) {
+    for (const char* f : {"lora_init", "train_step", "eval_loss"}) {  // train_loop: when its shapes are known
       Progress compiling(fmt::format("compiling @{}", f));
       if (Status s = cpu_->compile(f); !s.ok()) return s;
       compiling.finish();
@@ -271,27 +297,16 @@ class Trainer {
     if (j.contains("eval_loss")) eval_points_.emplace_back(double(j["step"]), double(j["eval_loss"]));
   }
 
-  Expected<TrainStepRecord> train_one() {
-    const int64_t M = o_.micro_batches, S = o_.seq_len;
-    HostTensor tokens(DType::i32, {M, S}), targets(DType::i32, {M, S}), weights(DType::f32, {M, S});
-    const std::vector<std::vector<int32_t>> batch = corpus_->batch(position_, M);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t i = 0; i < S; ++i) {
-        tokens.set_int(m * S + i, batch[m][i]);
-        targets.set_int(m * S + i, batch[m][i + 1]);
-        weights.set(m * S + i, 1.0);
-      }
-    const auto t0 = Clock::now();
-    auto out = cpu_->run("train_step", {tokens, targets, weights});
-    if (!out.ok()) return Error{fmt::format("step {}: {}", step_ + 1, out.error().message)};
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    ++step_;
-    position_ += M;
-    TrainStepRecord r{step_, (*out)[0].get(0), (*out)[1].get(0), (*out)[2].get(0), double(M * S) / dt, dt};
-    if (!std::isfinite(r.loss)) return Error{fmt::format("step {}: the loss is {} (lower train.optimizer.lr?)", step_, r.loss)};
-    append_metrics({{"step", r.step}, {"loss", r.loss}, {"grad_norm", r.grad_norm}, {"lr", r.lr},
-                    {"tokens_per_s", r.tokens_per_s}, {"seconds", r.seconds}});
-    return r;
+  // Every training sequence as one [rows, seq_len + 1] tensor: the token
+  // stream @train_loop reads its batches from.
+  HostTensor training_stream() const {
+    const int64_t rows = corpus_->train_sequences(), width = o_.seq_len + 1;
+    HostTensor t(DType::i32, {rows, width});
+    for (int64_t r = 0; r < rows; ++r) {
+      const std::vector<int32_t>& seq = corpus_->train(r);
+      for (int64_t i = 0; i < width; ++i) t.ints()[r * width + i] = seq[i];
+    }
+    return t;
   }
 
   // Mean negative log-likelihood per token over the first eval.sequences

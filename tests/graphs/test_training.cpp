@@ -213,6 +213,42 @@ TEST(Training, LossFallsWithSgdMomentum) {
   EXPECT_LT(l.back(), 0.8 * l.front()) << l.front() << " -> " << l.back();
 }
 
+// @train_loop reads its batches from the token stream in the given order and
+// reports every step: the same losses and parameters as calling @train_step
+// with those batches, and it stops when the host answers false.
+TEST(Training, TrainLoopEqualsTrainStepCalls) {
+  TrainConfig t = tiny_train_config(1);
+  Trainer a = make_trainer(t), b = make_trainer(t);
+  for (Trainer* tr : {&a, &b}) ASSERT_TRUE(tr->interp->run("lora_init", {HostTensor::scalar(DType::i64, 1)}).ok());
+  std::vector<int64_t> stream_ids;
+  for (int64_t i = 0; i < 4 * (kSeq + 1); ++i) stream_ids.push_back((i * 11 + 3) % 48);
+  const HostTensor stream = ids({4, kSeq + 1}, stream_ids);
+  const std::vector<int64_t> order_ids = {2, 0, 3};
+  std::vector<double> reported;
+  a.interp->set_emit_handler([&](const std::string& channel, const HostTensor& v) {
+    EXPECT_EQ(channel, "train_step");
+    reported.push_back(v.get(0));
+    return reported.size() < 3;  // the host stops it after the third step
+  });
+  auto out = a.interp->run("train_loop", {stream, ids({4, 1}, {2, 0, 3, 1}), HostTensor::scalar(DType::i64, 4)});
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ((*out)[3].get(0), 3);  // steps done
+  ASSERT_EQ(reported.size(), 3u);
+  HostTensor weights(DType::f32, {1, kSeq});
+  for (int64_t i = 0; i < kSeq; ++i) weights.set(i, 1);
+  for (size_t k = 0; k < 3; ++k) {
+    const int64_t row = order_ids[k];
+    std::vector<int64_t> tok(stream_ids.begin() + row * (kSeq + 1), stream_ids.begin() + row * (kSeq + 1) + kSeq);
+    std::vector<int64_t> tgt(stream_ids.begin() + row * (kSeq + 1) + 1, stream_ids.begin() + (row + 1) * (kSeq + 1));
+    auto r = b.interp->run("train_step", {ids({1, kSeq}, tok), ids({1, kSeq}, tgt), weights});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ((*r)[0].get(0), reported[k]) << "step " << k;
+    EXPECT_EQ((*r)[0].get(0), (*out)[0].get(int64_t(k)));
+  }
+  for (const std::string& p : trainable_parameters(*a.m, "*.lora_a|*.lora_b"))
+    EXPECT_EQ(a.interp->state(p).floats(), b.interp->state(p).floats()) << p;
+}
+
 TEST(Training, BadConfigurationsAreNamed) {
   auto m = build_gemma3(tiny_gemma3_config());
   TrainConfig t = tiny_train_config();
