@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 #include "graphs/cross_entropy.h"
@@ -53,8 +54,12 @@ Status finish_train_grads(Module& m, const TrainConfig& t, const std::vector<std
   std::map<std::string, std::vector<Val>> reads;
   for (const auto& op : f->body()->ops())
     if (op->name() == "state_get") reads[op->attr("name").as_symbol()].push_back(b.wrap(op->result(0)));
-  CrossEntropy ce = chunked_cross_entropy(b, hidden, b.weight("embed"), targets, weights, inv_count,
-                                          cross_entropy_chunk(t.seq_len, t.loss_chunk));
+  // The tied head: with full fine-tuning the table is trained too, and its
+  // gradient from the loss adds to the one through the embedding lookup.
+  const bool train_table = std::find(params.begin(), params.end(), "embed") != params.end();
+  Val table = m.global("embed")->kind == GlobalKind::State ? b.state_get("embed") : b.weight("embed");
+  CrossEntropy ce = chunked_cross_entropy(b, hidden, table, targets, weights, inv_count,
+                                          cross_entropy_chunk(t.seq_len, t.loss_chunk), train_table);
   std::vector<Val> wrt;
   for (const std::string& p : params) {
     if (!reads.count(p)) return Error{"training: parameter @" + p + " is not read by the forward pass"};
@@ -67,6 +72,7 @@ Status finish_train_grads(Module& m, const TrainConfig& t, const std::vector<std
   for (const std::string& p : params) {
     Val sum = (*grads)[k++];
     for (size_t r = 1; r < reads[p].size(); ++r) sum = sum + (*grads)[k++];
+    if (p == "embed" && train_table) sum = sum + ce.grad_table;
     results.push_back(sum);
   }
   b.ret(results);
@@ -146,6 +152,8 @@ void build_eval_loss(Module& m, const Gemma3Config& c, const TrainConfig& t) {
   Val weights = b.param(TensorType(DType::f32, {S}), "weights");
   Val hidden = gemma3_final_hidden(b, c, tokens);
   // inv_count 1: the sum of the counted tokens' negative log-likelihoods.
+  // (Built before the adapter passes, which turn this read into state_get
+  // when full fine-tuning makes the table state.)
   CrossEntropy ce = chunked_cross_entropy(b, hidden, b.weight("embed"), targets, weights, b.scalar(1.0),
                                           cross_entropy_chunk(S, t.loss_chunk));
   b.ret({ce.loss_sum.named("nll_sum"), b.sum(weights, all_axes(weights)).named("count")});

@@ -35,13 +35,19 @@
 
 namespace graphc {
 
+// Every weight of a Gemma-3 module (not the KV caches), as trainable globs
+// for full fine-tuning.
+inline constexpr const char* kGemma3AllWeights = "embed|final_norm|layer.*_norm|layer.*_proj";
+
 struct TrainConfig {
   int64_t seq_len = 256;
   int64_t micro_batches = 1;
   int64_t loss_chunk = 128;  // rows of logits per cross-entropy chunk
   // Passes run on the module once the forward exists and before it is
-  // differentiated, e.g. "add-lora{targets=layer.*.q_proj|...,rank=16,alpha=32}";
-  // they rewrite every function, so generation uses the adapters too.
+  // differentiated: "add-lora{targets=layer.*.q_proj|...,rank=16,alpha=32}"
+  // for LoRA (trainable "*.lora_a|*.lora_b"), "weights-to-state" for full
+  // fine-tuning (trainable kGemma3AllWeights). They rewrite every function, so generation
+  // in the same module uses what is trained.
   std::string adapters;
   std::string trainable = "*.lora_a|*.lora_b";  // globs over state globals
   OptimizerConfig optimizer;

@@ -135,6 +135,11 @@ void Module::set_global_line(const std::string& name, int line) {
     if (g.name == name) g.line = line;
 }
 
+void Module::set_global_kind(const std::string& name, GlobalKind kind) {
+  for (Global& g : globals_)
+    if (g.name == name) g.kind = kind;
+}
+
 void replace_all_uses(Block* block, Value* from, Value* to) {
   walk(block, [&](Op* op) {
     for (int i = 0; i < op->num_operands(); ++i)

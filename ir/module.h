@@ -51,6 +51,8 @@ class Module {
   const Global* global(const std::string& name) const;  // null if absent
   const std::deque<Global>& globals() const { return globals_; }
   void set_global_line(const std::string& name, int line);
+  // Weight <-> state (weights-to-state makes weights trainable).
+  void set_global_kind(const std::string& name, GlobalKind kind);
 
  private:
   std::string name_;

@@ -28,6 +28,8 @@ namespace graphc {
   /* adapters */                                           \
   PASS("add-lora", create_add_lora)                        \
   PASS("fold-lora", create_fold_lora)                      \
+  /* training */                                           \
+  PASS("weights-to-state", create_weights_to_state)        \
   /* end of the list */
 
 #define GRAPHC_DECLARE_PASS(name, factory) std::unique_ptr<Pass> factory(const PassOptions&);

@@ -228,7 +228,7 @@ Status parse_train(const YAML::Node& train, const std::string& file, Experiment&
                          "schedule", "eval", "checkpoint", "output", "resume"});
   if (!s.ok()) return s;
   Section tr(train, file, "train");
-  for (Status st : {tr.one_of("mode", t.mode, {"lora"}), tr.integer("seq_len", t.seq_len, 2, exp.model.max_context),
+  for (Status st : {tr.one_of("mode", t.mode, {"lora", "full"}), tr.integer("seq_len", t.seq_len, 2, exp.model.max_context),
                     tr.integer("micro_batches", t.micro_batches, 1, 4096), tr.integer("steps", t.steps, 1, INT64_MAX),
                     tr.integer("loss_chunk", t.loss_chunk, 1, 1 << 20), tr.path("output", t.output),
                     tr.boolean("resume", t.resume)})

@@ -19,6 +19,7 @@
 #include "runtime/lora_adapter.h"
 #include "runtime/mapped_file.h"
 #include "runtime/progress.h"
+#include "runtime/safetensors_writer.h"
 #include "runtime/text_corpus.h"
 #include "runtime/training_checkpoint.h"
 #include "tools/model_files.h"
@@ -37,8 +38,13 @@ TrainConfig train_config(const TrainOptions& o) {
   t.seq_len = o.seq_len;
   t.micro_batches = o.micro_batches;
   t.loss_chunk = o.loss_chunk;
-  t.adapters = fmt::format("add-lora{{targets={},rank={},alpha={},init={},seed={}}}", o.lora_targets, o.lora_rank,
-                           o.lora_alpha, o.lora_init, o.lora_seed);
+  if (o.mode == "full") {
+    t.adapters = "weights-to-state";
+    t.trainable = kGemma3AllWeights;
+  } else {
+    t.adapters = fmt::format("add-lora{{targets={},rank={},alpha={},init={},seed={}}}", o.lora_targets, o.lora_rank,
+                             o.lora_alpha, o.lora_init, o.lora_seed);
+  }
   OptimizerConfig& opt = t.optimizer;
   opt.kind = o.optimizer;
   opt.beta1 = o.beta1, opt.beta2 = o.beta2, opt.eps = o.eps, opt.momentum = o.momentum;
@@ -61,6 +67,7 @@ std::string eta(double seconds) {
 // settings would silently train something else.
 std::map<std::string, std::string> run_identity(const TrainOptions& o) {
   return {{"format", kCheckpointFormat},
+          {"mode", o.mode},
           {"seq_len", std::to_string(o.seq_len)},
           {"micro_batches", std::to_string(o.micro_batches)},
           {"lora_rank", std::to_string(o.lora_rank)},
@@ -158,14 +165,13 @@ class Trainer {
  public:
   // The model, @train_step and @eval_loss compiled, the adapters initialised.
   Status open_program() {
-    if (o_.mode != "lora") return Error{exp_.file + ": train.mode: only lora is implemented"};
     auto files = open_model_files(exp_);
     if (!files.ok()) return files.error();
     files_ = std::move(*files);
     module_ = build_gemma3(files_.config);
     if (Status s = add_training(*module_, files_.config, train_config(o_)); !s.ok())
       return Error{exp_.file + ": train: " + s.error().message};
-    params_ = trainable_parameters(*module_, "*.lora_a|*.lora_b");
+    params_ = trainable_parameters(*module_, train_config(o_).trainable);
     const std::string pipeline = exp_.passes == "default" ? default_pipeline() : exp_.passes;
     auto report = run_pipeline(*module_, pipeline);
     if (!report.ok()) return Error{exp_.file + ": compile.passes: " + report.error().message};
@@ -175,7 +181,7 @@ class Trainer {
     if (!provider.ok()) return provider.error();
     cpu_ = std::make_unique<CpuBackend>(*module_, CpuBackendOptions{exp_.threads, exp_.cache_dir, cb_.profile});
     cpu_->set_weight_provider(*provider);
-    for (const char* f : {"lora_init", "train_step", "eval_loss"}) {  // train_loop: when its shapes are known
+    for (const char* f : {"train_step", "eval_loss"}) {  // train_loop: when its shapes are known
       Progress compiling(fmt::format("compiling @{}", f));
       if (Status s = cpu_->compile(f); !s.ok()) return s;
       compiling.finish();
@@ -186,10 +192,27 @@ class Trainer {
     return {};
   }
 
+  // The starting point: LoRA's @lora_init, or the checkpoint's weights as
+  // the trainable state of full fine-tuning.
+  Status initialise_parameters() {
+    if (o_.mode == "lora") {
+      auto init = cpu_->run("lora_init", {HostTensor::scalar(DType::i64, double(o_.lora_seed))});
+      return init.ok() ? Status{} : Status{init.error()};
+    }
+    Progress loading("loading the weights to train", int64_t(params_.size()));
+    for (size_t i = 0; i < params_.size(); ++i) {
+      auto w = files_.checkpoint->load(params_[i], to_static(module_->global(params_[i])->type.shape));
+      if (!w.ok()) return w.error();
+      cpu_->set_state(params_[i], *w);
+      loading.update(int64_t(i + 1));
+    }
+    loading.finish();
+    return {};
+  }
+
   // The fixed-batch timing of time_train_steps().
   Expected<StepTimings> time_steps(const std::vector<int32_t>& ids, int warmup, int steps) {
-    auto init = cpu_->run("lora_init", {HostTensor::scalar(DType::i64, double(o_.lora_seed))});
-    if (!init.ok()) return init.error();
+    if (Status s = initialise_parameters(); !s.ok()) return s.error();
     const int64_t M = o_.micro_batches, S = o_.seq_len;
     if (ids.empty()) return Error{"no token ids to time the step on"};
     HostTensor tokens(DType::i32, {M, S}), targets(DType::i32, {M, S}), weights(DType::f32, {M, S});
@@ -269,8 +292,7 @@ class Trainer {
       fmt::print(stderr, "resuming from {} at step {}\n", checkpoint_path(), step_);
       return {};
     }
-    auto init = cpu_->run("lora_init", {HostTensor::scalar(DType::i64, double(o_.lora_seed))});
-    if (!init.ok()) return init.error();
+    if (Status s = initialise_parameters(); !s.ok()) return s;
     return write_file_atomically(metrics_path(), std::string_view(""));
   }
 
@@ -351,12 +373,29 @@ class Trainer {
   }
 
   Status save_adapter() {
+    if (o_.mode == "full") return save_model();
     LoraAdapter a;
     a.rank = o_.lora_rank;
     a.alpha = o_.lora_alpha;
     for (const std::string& p : params_) a.factors.emplace_back(p, cpu_->state(p));
     if (Status s = write_peft_adapter(out_ + "/adapter", a); !s.ok()) return s;
     fmt::print(stderr, "adapter written to {}/adapter (PEFT format)\n", out_);
+    return {};
+  }
+
+  // Full fine-tuning's result: every weight under its Hugging Face name in
+  // model.safetensors (F32), loadable as model.weights (with model.tokenizer)
+  // or by transformers.
+  Status save_model() {
+    SafetensorsWriter w;
+    for (const std::string& p : params_) {
+      std::optional<std::string> hf = gemma3_hf_name(p);
+      if (!hf) return Error{"no Hugging Face name for " + p};
+      const HostTensor t = cpu_->state(p);
+      if (Status s = w.add_tensor(*hf, SafetensorsDType::F32, t.shape(), t.floats()); !s.ok()) return s;
+    }
+    if (Status s = w.write(out_ + "/model.safetensors"); !s.ok()) return s;
+    fmt::print(stderr, "weights written to {}/model.safetensors\n", out_);
     return {};
   }
 
