@@ -18,6 +18,7 @@
 
 #include "graphs/gemma3.h"
 #include "runtime/experiment.h"
+#include "tools/train_config.h"
 #include "ir/printer.h"
 #include "passes/ir_diff.h"
 #include "passes/memory_plan.h"
@@ -210,6 +211,11 @@ int pass_dump_main(int argc, char** argv) {
     if (!exp.ok()) throw GraphcError(exp.error().message);
     module = build_gemma3(exp->model);
     experiment_passes = exp->passes;
+    // A training experiment: @train_grads, @train_step, @train_loop and
+    // @eval_loss too, with its adapters.
+    if (exp->run.task == "train")
+      if (Status s = add_training(*module, exp->model, train_config(exp->train)); !s.ok())
+        throw GraphcError(input + ": train: " + s.error().message);
   } else if (!preset.empty()) {
     Expected<Gemma3Config> config = gemma3_preset(preset);
     if (!config.ok()) throw GraphcError(config.error().message);

@@ -24,6 +24,7 @@
 #include "runtime/training_checkpoint.h"
 #include "tools/model_files.h"
 #include "tools/svg_plot.h"
+#include "tools/train_config.h"
 
 namespace graphc::tools {
 namespace {
@@ -32,31 +33,6 @@ using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
 constexpr const char* kCheckpointFormat = "graphc-training-checkpoint-1";
-
-TrainConfig train_config(const TrainOptions& o) {
-  TrainConfig t;
-  t.seq_len = o.seq_len;
-  t.micro_batches = o.micro_batches;
-  t.loss_chunk = o.loss_chunk;
-  if (o.mode == "full") {
-    t.adapters = "weights-to-state";
-    t.trainable = kGemma3AllWeights;
-  } else {
-    t.adapters = fmt::format("add-lora{{targets={},rank={},alpha={},init={},seed={}}}", o.lora_targets, o.lora_rank,
-                             o.lora_alpha, o.lora_init, o.lora_seed);
-  }
-  OptimizerConfig& opt = t.optimizer;
-  opt.kind = o.optimizer;
-  opt.beta1 = o.beta1, opt.beta2 = o.beta2, opt.eps = o.eps, opt.momentum = o.momentum;
-  opt.weight_decay = o.weight_decay, opt.clip_norm = o.clip_norm;
-  opt.schedule.kind = o.schedule;
-  opt.schedule.lr = o.lr;
-  opt.schedule.warmup_steps = o.warmup_steps;
-  opt.schedule.total_steps = o.total_steps > 0 ? o.total_steps : o.steps;
-  opt.schedule.restart_every = o.restart_every;
-  opt.schedule.min_ratio = o.min_ratio;
-  return t;
-}
 
 std::string eta(double seconds) {
   const int64_t s = int64_t(seconds + 0.5);
