@@ -39,7 +39,32 @@ void build_train_forward(Module& m, const Gemma3Config& c, const TrainConfig& t)
   b.param(TensorType(DType::i32, {S}), "targets");
   b.param(TensorType(DType::f32, {S}), "weights");
   b.param(TensorType(DType::f32, {}), "inv_count");
+  b.param(TensorType(DType::i64, {}), "seed");
   b.ret({gemma3_final_hidden(b, c, tokens)});
+}
+
+// LoRA dropout, in training only: the input of every adapter's A product,
+// x A^T, becomes (mask * x) / (1 - p) with mask = u >= p, u uniform from
+// seed + k for the k-th adapter site (PEFT drops the adapter's input the same
+// way). The mask depends on the seed alone, so autodiff sends the gradient
+// through the kept elements.
+void add_lora_dropout(Module& m, Function* f, Val seed, double p) {
+  std::vector<Op*> sites;
+  for (const auto& op : f->body()->ops())
+    if (op->name() == "matmul" && lora::global_read(op->operand(1), "state_get").ends_with(".lora_a"))
+      sites.push_back(op.get());
+  int64_t k = 0;
+  for (Op* op : sites) {
+    lora::build_before(m, f->body(), op, [&](Builder& b) {
+      Val x = b.wrap(op->operand(0));
+      const DType dt = x.type().dtype;
+      auto [u, next] = b.random_uniform(b.add(seed, b.scalar(double(k), DType::i64)), x.shape(), dt);
+      Val keep = b.compare(u, "ge", b.scalar(p, dt));
+      Val kept = b.select(keep, b.mul(x, b.scalar(1.0 / (1.0 - p), dt)), b.scalar(0.0, dt));
+      op->set_operand(0, kept);
+    });
+    ++k;
+  }
 }
 
 // Second half: the chunked loss and its gradient at the hidden states, then
@@ -51,6 +76,7 @@ Status finish_train_grads(Module& m, const TrainConfig& t, const std::vector<std
   Function* f = m.function("train_grads");
   Val targets = b.wrap(f->param(1)), weights = b.wrap(f->param(2)), inv_count = b.wrap(f->param(3));
   Val hidden = returned.at(0);
+  if (t.lora_dropout > 0) add_lora_dropout(m, f, b.wrap(f->param(4)), t.lora_dropout);
   std::map<std::string, std::vector<Val>> reads;
   for (const auto& op : f->body()->ops())
     if (op->name() == "state_get") reads[op->attr("name").as_symbol()].push_back(b.wrap(op->result(0)));
@@ -90,6 +116,7 @@ void build_train_step(Module& m, const TrainConfig& t, const std::vector<std::st
   Val count = b.max(b.sum(weights, {0, 1}), b.scalar(1.0));
   Val inv_count = b.scalar(1.0) / count;
 
+  Val step = b.state_get("train.step");
   std::vector<Val> init{b.scalar(0.0)};
   for (const std::string& p : params) init.push_back(b.constant(0.0, m.global(p)->type));
   std::vector<Val> sums = b.loop(b.scalar(double(M), DType::i64), init,
@@ -98,13 +125,15 @@ void build_train_step(Module& m, const TrainConfig& t, const std::vector<std::st
                                    auto row = [&](Val x) {
                                      return body.reshape(body.dynamic_slice(x, {i, zero}, {1, S}), {S});
                                    };
-                                   std::vector<Val> r =
-                                       body.call("train_grads", {row(tokens), row(targets), row(weights), inv_count});
+                                   // Dropout masks: 4096 adapter sites per micro-batch and step.
+                                   Val seed = body.mul(body.add(body.mul(step, body.scalar(double(M), DType::i64)), i),
+                                                       body.scalar(4096, DType::i64));
+                                   std::vector<Val> r = body.call(
+                                       "train_grads", {row(tokens), row(targets), row(weights), inv_count, seed});
                                    std::vector<Val> next;
                                    for (size_t k = 0; k < acc.size(); ++k) next.push_back(acc[k] + r[k]);
                                    return next;
                                  });
-  Val step = b.state_get("train.step");
   Val lr = learning_rate(b, step, t.optimizer.schedule);
   std::vector<Val> values, grads(sums.begin() + 1, sums.end());
   for (const std::string& p : params) values.push_back(b.state_get(p));
@@ -164,6 +193,7 @@ void build_eval_loss(Module& m, const Gemma3Config& c, const TrainConfig& t) {
 Status add_training(Module& m, const Gemma3Config& c, const TrainConfig& t) {
   if (Status s = t.optimizer.validate(); !s.ok()) return Error{"optimizer: " + s.error().message};
   if (t.seq_len <= 0 || t.micro_batches <= 0) return Error{"training: seq_len and micro_batches must be positive"};
+  if (t.lora_dropout < 0 || t.lora_dropout >= 1) return Error{"training: lora dropout must be in [0, 1)"};
   if (m.function("train_step")) return Error{"training: the module already has @train_step"};
   try {
     build_train_forward(m, c, t);

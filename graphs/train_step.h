@@ -1,8 +1,9 @@
 // Training Gemma-3 as IR. add_training() adds to a Gemma-3 module (built by
 // build_gemma3, with LoRA adapters added by the add-lora pass or not):
 //
-//   @train_grads(tokens: i32[S], targets: i32[S], weights: f32[S], inv_count: f32[])
+//   @train_grads(tokens: i32[S], targets: i32[S], weights: f32[S], inv_count: f32[], seed: i64[])
 //       -> (loss_sum: f32[], grads...)       forward + backward of one sequence
+//       (seed: LoRA dropout's masks; train_step derives it from the step)
 //   @train_step(tokens: i32[M, S], targets: i32[M, S], weights: f32[M, S])
 //       -> (loss: f32[], grad_norm: f32[], lr: f32[])
 //       a loop over the M micro-batches accumulating gradients, then clipping
@@ -50,6 +51,7 @@ struct TrainConfig {
   // in the same module uses what is trained.
   std::string adapters;
   std::string trainable = "*.lora_a|*.lora_b";  // globs over state globals
+  double lora_dropout = 0;  // in [0, 1): dropout on every adapter's input, training only
   OptimizerConfig optimizer;
 };
 

@@ -249,7 +249,7 @@ Status parse_train(const YAML::Node& train, const std::string& file, Experiment&
       return st;
     }
     for (Status st : {l.integer("rank", t.lora_rank, 1, 4096), l.number("alpha", t.lora_alpha, 0, 1e6, true),
-                      l.number("dropout", t.lora_dropout, 0, 0), l.one_of("init", t.lora_init, {"kaiming", "zeros"}),
+                      l.number("dropout", t.lora_dropout, 0, 0.9), l.one_of("init", t.lora_init, {"kaiming", "zeros"}),
                       l.integer("seed", t.lora_seed, 0, INT64_MAX)})
       if (!st.ok()) return st;
   }

@@ -9,6 +9,7 @@ TrainConfig train_config(const TrainOptions& o) {
   t.seq_len = o.seq_len;
   t.micro_batches = o.micro_batches;
   t.loss_chunk = o.loss_chunk;
+  t.lora_dropout = o.lora_dropout;
   if (o.mode == "full") {
     t.adapters = "weights-to-state";
     t.trainable = kGemma3AllWeights;

@@ -81,18 +81,22 @@ Batch row_batch() {
 // 1e-3 at worst; |numeric - analytic| <= 2e-3 + 2e-2 |analytic| holds for
 // correct gradients, while a missing or wrong path is off by the gradient
 // itself (typically 1e-2 .. 1).
-TEST(Training, LoraGradientsMatchFiniteDifferences) {
-  Trainer tr = make_trainer(tiny_train_config());
+void expect_lora_gradients_match(double dropout, double h) {
+  TrainConfig t = tiny_train_config();
+  t.lora_dropout = dropout;
+  Trainer tr = make_trainer(t);
   randomise_adapters(tr);
   Batch batch = row_batch();
   const HostTensor inv_count = HostTensor::scalar(DType::f32, 1.0 / 6);
-  auto run = [&]() { return tr.interp->run("train_grads", {batch.tokens, batch.targets, batch.weights, inv_count}); };
+  const HostTensor seed = HostTensor::scalar(DType::i64, 0);
+  auto run = [&]() {
+    return tr.interp->run("train_grads", {batch.tokens, batch.targets, batch.weights, inv_count, seed});
+  };
   auto out = run();
   ASSERT_TRUE(out.ok()) << out.error().message;
   const std::vector<std::string> params = trainable_parameters(*tr.m, "*.lora_a|*.lora_b");
   ASSERT_EQ(out->size(), params.size() + 1);
   EXPECT_GT((*out)[0].get(0), 0.5);  // a mean nll over 48 tokens starts near ln 48 = 3.9
-  const double h = 1e-2;
   int checked = 0;
   for (size_t i = 0; i < params.size(); ++i) {
     const HostTensor& grad = (*out)[1 + i];
@@ -116,17 +120,53 @@ TEST(Training, LoraGradientsMatchFiniteDifferences) {
   EXPECT_EQ(checked, 3 * 2 * 7 * 2);  // 3 elements x (A, B) x 7 projections x 2 layers
 }
 
+TEST(Training, LoraGradientsMatchFiniteDifferences) { expect_lora_gradients_match(0.0, 1e-2); }
+
+// With dropout the masks are fixed by the seed argument, so the loss is a
+// smooth function of the adapters and the same check applies, with a smaller
+// h: the kept inputs are scaled by 1 / (1 - p) and the loss curves more (at
+// h = 1e-2 the truncation error reached 0.1 on gradients of ~3); at h = 3e-3
+// it is 10x smaller, and the f32 rounding term, ~1e-5 / 2h, stays below the
+// 2e-3 absolute tolerance.
+TEST(Training, LoraGradientsWithDropoutMatchFiniteDifferences) { expect_lora_gradients_match(0.3, 3e-3); }
+
+// Dropout acts in training only: another seed gives another loss, while
+// prefill (inference) is unchanged by it.
+TEST(Training, DropoutChangesTrainingNotInference) {
+  TrainConfig t = tiny_train_config();
+  t.lora_dropout = 0.5;
+  Trainer a = make_trainer(t), plain = make_trainer(tiny_train_config());
+  randomise_adapters(a);
+  randomise_adapters(plain);
+  Batch batch = row_batch();
+  const HostTensor inv = HostTensor::scalar(DType::f32, 1.0 / 6);
+  auto loss = [&](Trainer& tr, int64_t seed) {
+    auto r = tr.interp->run("train_grads",
+                            {batch.tokens, batch.targets, batch.weights, inv, HostTensor::scalar(DType::i64, double(seed))});
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return (*r)[0].get(0);
+  };
+  EXPECT_NE(loss(a, 1), loss(a, 2));
+  EXPECT_EQ(loss(a, 1), loss(a, 1));
+  EXPECT_EQ(loss(plain, 1), loss(plain, 2));
+  auto pa = a.interp->run("prefill", {batch.tokens});
+  auto pb = plain.interp->run("prefill", {batch.tokens});
+  ASSERT_TRUE(pa.ok() && pb.ok());
+  EXPECT_EQ((*pa)[0].floats(), (*pb)[0].floats());
+}
+
 // Tokens with weight 0 change neither the loss nor the gradients.
 TEST(Training, IgnoredTokensDoNotCount) {
   Trainer tr = make_trainer(tiny_train_config());
   randomise_adapters(tr);
   Batch batch = row_batch();
   const HostTensor inv = HostTensor::scalar(DType::f32, 1.0 / 6);
-  auto a = tr.interp->run("train_grads", {batch.tokens, batch.targets, batch.weights, inv});
+  const HostTensor seed = HostTensor::scalar(DType::i64, 0);
+  auto a = tr.interp->run("train_grads", {batch.tokens, batch.targets, batch.weights, inv, seed});
   Batch other = batch;
   other.targets.set_int(0, 40);  // a different target where the weight is 0
   other.targets.set_int(1, 3);
-  auto b = tr.interp->run("train_grads", {other.tokens, other.targets, other.weights, inv});
+  auto b = tr.interp->run("train_grads", {other.tokens, other.targets, other.weights, inv, seed});
   ASSERT_TRUE(a.ok() && b.ok());
   for (size_t i = 0; i < a->size(); ++i) EXPECT_EQ((*a)[i].floats(), (*b)[i].floats()) << i;
 }
@@ -271,7 +311,8 @@ TEST(Training, FullFineTuningGradientsAndLoss) {
 
   Batch batch = row_batch();
   const HostTensor inv = HostTensor::scalar(DType::f32, 1.0 / 6);
-  auto run = [&]() { return interp.run("train_grads", {batch.tokens, batch.targets, batch.weights, inv}); };
+  const HostTensor seed = HostTensor::scalar(DType::i64, 0);
+  auto run = [&]() { return interp.run("train_grads", {batch.tokens, batch.targets, batch.weights, inv, seed}); };
   auto out = run();
   ASSERT_TRUE(out.ok()) << out.error().message;
   const double h = 1e-2;
