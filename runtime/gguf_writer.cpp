@@ -14,7 +14,7 @@
 namespace graphc {
 namespace {
 
-class ByteSink {
+class ByteWriter {
  public:
   template <typename T>
   void put(T v) {
@@ -35,7 +35,7 @@ class ByteSink {
   std::vector<uint8_t> out_;
 };
 
-void put_array(ByteSink& out, const GgufArray& a) {
+void put_array(ByteWriter& out, const GgufArray& a) {
   out.put<uint32_t>(static_cast<uint32_t>(a.elem_type()));
   out.put<uint64_t>(a.size());
   std::visit(
@@ -52,7 +52,7 @@ void put_array(ByteSink& out, const GgufArray& a) {
       a.values);
 }
 
-void put_value(ByteSink& out, const GgufValue& v) {
+void put_value(ByteWriter& out, const GgufValue& v) {
   out.put<uint32_t>(static_cast<uint32_t>(v.type()));
   std::visit(
       [&](const auto& x) {
@@ -171,7 +171,7 @@ Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vecto
 }
 
 std::vector<uint8_t> GgufWriter::serialize() const {
-  ByteSink out;
+  ByteWriter out;
   out.put_bytes({reinterpret_cast<const uint8_t*>("GGUF"), 4});
   out.put<uint32_t>(3);
   out.put<uint64_t>(tensors_.size());

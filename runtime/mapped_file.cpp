@@ -73,18 +73,22 @@ Status write_all(int fd, std::span<const uint8_t> bytes, const std::string& tmp)
     if (n < 0) return Error{fmt::format("{}: write failed: {}", tmp, errno_text())};
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) return Error{fmt::format("{}: fsync failed: {}", tmp, errno_text())};
   return Status::success();
 }
 
 }  // namespace
 
 Status write_file_atomically(const std::string& path, std::span<const uint8_t> bytes) {
+  return write_file_atomically(path, [&](const ByteSink& sink) { return sink(bytes); });
+}
+
+Status write_file_atomically(const std::string& path, const std::function<Status(const ByteSink&)>& produce) {
   // Same directory as the target, so the rename stays on one file system.
   const std::string tmp = fmt::format("{}.{}.tmp", path, ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Error{fmt::format("{}: cannot create: {}", tmp, errno_text())};
-  Status written = write_all(fd, bytes, tmp);
+  Status written = produce([&](std::span<const uint8_t> bytes) { return write_all(fd, bytes, tmp); });
+  if (written.ok() && ::fsync(fd) != 0) written = Error{fmt::format("{}: fsync failed: {}", tmp, errno_text())};
   if (::close(fd) != 0 && written.ok())
     written = Error{fmt::format("{}: close failed: {}", tmp, errno_text())};
   if (written.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)

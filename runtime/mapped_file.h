@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,10 @@ class MappedFile {
 // Writes `bytes` to a temporary file next to `path`, flushes it to disk and
 // renames it over `path`, so readers see either the old file or the new one.
 Status write_file_atomically(const std::string& path, std::span<const uint8_t> bytes);
+// The same, with the bytes produced piece by piece: `produce` hands each piece
+// to the sink it is given (so a large file never needs to be in memory whole).
+using ByteSink = std::function<Status(std::span<const uint8_t>)>;
+Status write_file_atomically(const std::string& path, const std::function<Status(const ByteSink&)>& produce);
 inline Status write_file_atomically(const std::string& path, std::string_view text) {
   return write_file_atomically(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }

@@ -49,49 +49,96 @@ Status SafetensorsWriter::set_metadata(const std::string& key, std::string value
   return Status::success();
 }
 
-Status SafetensorsWriter::add_tensor(const std::string& name, SafetensorsDType dtype, std::vector<int64_t> shape,
-                                     std::span<const float> values) {
+Status SafetensorsWriter::check_new(const std::string& name, SafetensorsDType dtype,
+                                    const std::vector<int64_t>& shape) const {
   if (dtype != SafetensorsDType::F32 && dtype != SafetensorsDType::BF16 && dtype != SafetensorsDType::F16)
     return Error{fmt::format("safetensors tensor '{}': cannot write floats as {} (F32, BF16 or F16)", name,
                              safetensors_dtype_name(dtype))};
   if (name == "__metadata__") return Error{"safetensors: '__metadata__' is reserved and cannot name a tensor"};
   if (!is_valid_json_string(name))
     return Error{fmt::format("safetensors tensor '{}': the name is not valid UTF-8", name)};
-  int64_t numel = 1;
-  for (int64_t d : shape) {
+  for (int64_t d : shape)
     if (d < 0) return Error{fmt::format("safetensors tensor '{}': negative dimension {}", name, d)};
-    numel *= d;
-  }
-  if (numel != static_cast<int64_t>(values.size()))
-    return Error{fmt::format("safetensors tensor '{}': {} values given for shape [{}]", name, values.size(),
-                             fmt::join(shape, ", "))};
   for (const Tensor& t : tensors_)
     if (t.name == name) return Error{fmt::format("safetensors tensor '{}' added twice", name)};
-  tensors_.push_back({name, dtype, std::move(shape), encode(dtype, values)});
   return Status::success();
 }
 
-std::vector<uint8_t> SafetensorsWriter::serialize() const {
+Status SafetensorsWriter::add_tensor(const std::string& name, SafetensorsDType dtype, std::vector<int64_t> shape,
+                                     std::span<const float> values) {
+  if (Status s = check_new(name, dtype, shape); !s.ok()) return s;
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  if (numel != static_cast<int64_t>(values.size()))
+    return Error{fmt::format("safetensors tensor '{}': {} values given for shape [{}]", name, values.size(),
+                             fmt::join(shape, ", "))};
+  std::vector<uint8_t> data = encode(dtype, values);
+  const uint64_t bytes = data.size();
+  tensors_.push_back({name, dtype, std::move(shape), std::move(data), nullptr, bytes});
+  return Status::success();
+}
+
+Status SafetensorsWriter::add_tensor_lazy(const std::string& name, SafetensorsDType dtype, std::vector<int64_t> shape,
+                                          std::function<std::vector<float>()> fetch) {
+  if (Status s = check_new(name, dtype, shape); !s.ok()) return s;
+  uint64_t numel = 1;
+  for (int64_t d : shape) numel *= uint64_t(d);
+  const uint64_t bytes = numel * uint64_t(safetensors_dtype_bytes(dtype));
+  tensors_.push_back({name, dtype, std::move(shape), {}, std::move(fetch), bytes});
+  return Status::success();
+}
+
+std::string SafetensorsWriter::header() const {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
   for (const Tensor& t : tensors_) {
     header[t.name] = {{"dtype", safetensors_dtype_name(t.dtype)},
                       {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.data.size()}}};
-    offset += t.data.size();
+                      {"data_offsets", {offset, offset + t.bytes}}};
+    offset += t.bytes;
   }
   std::string text = header.dump();
   // Spaces up to a multiple of 8 keep the data buffer 8-byte aligned in the
   // file, as the reference writer does.
   text.resize((8 + text.size() + 7) / 8 * 8 - 8, ' ');
+  std::string out(8, '\0');
+  const uint64_t n = text.size();
+  std::memcpy(out.data(), &n, 8);  // little-endian hosts only, as everywhere here
+  return out + text;
+}
+
+std::vector<uint8_t> SafetensorsWriter::serialize() const {
   std::vector<uint8_t> out;
-  append_le<uint64_t>(out, text.size());
-  out.insert(out.end(), text.begin(), text.end());
-  for (const Tensor& t : tensors_) out.insert(out.end(), t.data.begin(), t.data.end());
+  const Status s = write_file_pieces([&](std::span<const uint8_t> piece) {
+    out.insert(out.end(), piece.begin(), piece.end());
+    return Status::success();
+  });
+  if (!s.ok()) throw GraphcError(s.error().message);
   return out;
 }
 
-Status SafetensorsWriter::write(const std::string& path) const { return write_file_atomically(path, serialize()); }
+Status SafetensorsWriter::write_file_pieces(const ByteSink& sink) const {
+  const std::string h = header();
+  if (Status s = sink(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(h.data()), h.size())); !s.ok())
+    return s;
+  for (const Tensor& t : tensors_) {
+    if (!t.fetch) {
+      if (Status s = sink(t.data); !s.ok()) return s;
+      continue;
+    }
+    const std::vector<float> values = t.fetch();
+    const std::vector<uint8_t> data = encode(t.dtype, values);
+    if (data.size() != t.bytes)
+      return Error{fmt::format("safetensors tensor '{}': got {} bytes of values, the header says {}", t.name,
+                               data.size(), t.bytes)};
+    if (Status s = sink(data); !s.ok()) return s;
+  }
+  return Status::success();
+}
+
+Status SafetensorsWriter::write(const std::string& path) const {
+  return write_file_atomically(path, [&](const ByteSink& sink) { return write_file_pieces(sink); });
+}
 
 }  // namespace graphc

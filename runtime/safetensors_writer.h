@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "ir/status.h"
+#include "runtime/mapped_file.h"
 #include "runtime/safetensors_reader.h"
 
 namespace graphc {
@@ -24,8 +26,15 @@ class SafetensorsWriter {
   // name must be valid UTF-8.
   Status add_tensor(const std::string& name, SafetensorsDType dtype, std::vector<int64_t> shape,
                     std::span<const float> values);
+  // A tensor whose values `fetch` produces when the file is written, one
+  // tensor at a time: what large files (training checkpoints) use, so only
+  // one tensor is ever held twice. fetch must return product(shape) floats.
+  Status add_tensor_lazy(const std::string& name, SafetensorsDType dtype, std::vector<int64_t> shape,
+                         std::function<std::vector<float>()> fetch);
 
   std::vector<uint8_t> serialize() const;
+  // Written piece by piece (lazy tensors fetched one at a time), to a
+  // temporary file that is fsynced and renamed.
   Status write(const std::string& path) const;
 
  private:
@@ -33,8 +42,13 @@ class SafetensorsWriter {
     std::string name;
     SafetensorsDType dtype;
     std::vector<int64_t> shape;
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> data;                  // encoded, or empty with fetch set
+    std::function<std::vector<float>()> fetch;  // lazy tensors
+    uint64_t bytes = 0;                          // encoded size
   };
+  Status check_new(const std::string& name, SafetensorsDType dtype, const std::vector<int64_t>& shape) const;
+  std::string header() const;
+  Status write_file_pieces(const ByteSink& sink) const;
   std::map<std::string, std::string> metadata_;
   std::vector<Tensor> tensors_;
 };

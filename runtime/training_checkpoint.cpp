@@ -19,17 +19,34 @@ Expected<int64_t> TrainingCheckpoint::integer(const std::string& key) const {
   return Error{fmt::format("{}: checkpoint metadata '{}' is '{}', expected an integer", path, key, it->second)};
 }
 
-Status write_training_checkpoint(const std::string& path, const TrainingCheckpoint& checkpoint) {
+Status write_training_checkpoint(const std::string& path, const std::vector<CheckpointEntry>& entries,
+                                 const std::map<std::string, std::string>& metadata) {
   SafetensorsWriter w;
-  for (const auto& [key, value] : checkpoint.metadata)
+  for (const auto& [key, value] : metadata)
     if (Status s = w.set_metadata(key, value); !s.ok()) return s;
-  for (const auto& [name, t] : checkpoint.tensors) {
-    if (!t.has_float_storage() || t.dtype() != DType::f32)
-      return Error{fmt::format("{}: state {} is {}; checkpoints hold f32 tensors (integers go in the metadata)",
-                               path, name, t.type().str())};
-    if (Status s = w.add_tensor(name, SafetensorsDType::F32, t.shape(), t.floats()); !s.ok()) return s;
+  std::string problem;
+  for (const CheckpointEntry& e : entries) {
+    Status s = w.add_tensor_lazy(e.name, SafetensorsDType::F32, e.shape, [&e, &problem, &path]() {
+      HostTensor t = e.fetch();
+      if (!t.has_float_storage() || t.dtype() != DType::f32 || t.shape() != e.shape) {
+        problem = fmt::format("{}: state {} is {}; checkpoints hold f32 tensors of the declared shape", path,
+                              e.name, t.type().str());
+        return std::vector<float>{};  // the writer reports the size mismatch; `problem` says why
+      }
+      return std::move(t.floats());
+    });
+    if (!s.ok()) return s;
   }
-  return w.write(path);
+  Status written = w.write(path);
+  if (!problem.empty()) return Error{problem};
+  return written;
+}
+
+Status write_training_checkpoint(const std::string& path, const TrainingCheckpoint& checkpoint) {
+  std::vector<CheckpointEntry> entries;
+  for (const auto& [name, t] : checkpoint.tensors)
+    entries.push_back({name, t.shape(), [&t]() { return t; }});
+  return write_training_checkpoint(path, entries, checkpoint.metadata);
 }
 
 Expected<TrainingCheckpoint> read_training_checkpoint(const std::string& path) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -26,6 +27,16 @@ struct TrainingCheckpoint {
 };
 
 Status write_training_checkpoint(const std::string& path, const TrainingCheckpoint& checkpoint);
+
+// The same from tensors fetched one at a time while the file is written
+// (full fine-tuning's state is gigabytes: never all copied at once).
+struct CheckpointEntry {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::function<HostTensor()> fetch;  // an f32 tensor of `shape`
+};
+Status write_training_checkpoint(const std::string& path, const std::vector<CheckpointEntry>& entries,
+                                 const std::map<std::string, std::string>& metadata);
 Expected<TrainingCheckpoint> read_training_checkpoint(const std::string& path);
 
 }  // namespace graphc

@@ -336,16 +336,17 @@ class Trainer {
   }
 
   Status save_checkpoint() {
-    TrainingCheckpoint c;
-    c.metadata = run_identity(o_);
-    c.metadata["step"] = std::to_string(step_);
-    c.metadata["data_position"] = std::to_string(position_);
+    std::map<std::string, std::string> metadata = run_identity(o_);
+    metadata["step"] = std::to_string(step_);
+    metadata["data_position"] = std::to_string(position_);
+    std::vector<CheckpointEntry> entries;
     for (const Global& g : module_->globals()) {
       if (g.kind != GlobalKind::State || g.type.dtype != DType::f32) continue;
       if (g.name.find("k_cache") != std::string::npos || g.name.find("v_cache") != std::string::npos) continue;
-      c.tensors.emplace_back(g.name, cpu_->state(g.name));
+      const std::string name = g.name;
+      entries.push_back({name, to_static(g.type.shape), [this, name]() { return cpu_->state(name); }});
     }
-    return write_training_checkpoint(checkpoint_path(), c);
+    return write_training_checkpoint(checkpoint_path(), entries, metadata);
   }
 
   Status save_adapter() {
@@ -367,8 +368,11 @@ class Trainer {
     for (const std::string& p : params_) {
       std::optional<std::string> hf = gemma3_hf_name(p);
       if (!hf) return Error{"no Hugging Face name for " + p};
-      const HostTensor t = cpu_->state(p);
-      if (Status s = w.add_tensor(*hf, SafetensorsDType::F32, t.shape(), t.floats()); !s.ok()) return s;
+      const std::vector<int64_t> shape = to_static(module_->global(p)->type.shape);
+      if (Status s = w.add_tensor_lazy(*hf, SafetensorsDType::F32, shape,
+                                       [this, p]() { return std::move(cpu_->state(p).floats()); });
+          !s.ok())
+        return s;
     }
     if (Status s = w.write(out_ + "/model.safetensors"); !s.ok()) return s;
     fmt::print(stderr, "weights written to {}/model.safetensors\n", out_);
