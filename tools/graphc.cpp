@@ -16,6 +16,7 @@
 #include "runtime/mapped_file.h"
 #include "runtime/human_bytes.h"
 #include "tools/model_session.h"
+#include "tools/train_session.h"
 #include "tools/tool_support.h"
 
 namespace graphc::tools {
@@ -59,6 +60,22 @@ int compile_experiment(const std::string& path, const std::vector<std::string>& 
     // The artifact's own object cache; written only after a successful compile.
     exp->cache_dir = (std::filesystem::path(output) / "objects.partial").string();
     std::filesystem::remove_all(exp->cache_dir);
+  }
+  if (exp->run.task == "train") {
+    if (!output.empty())
+      throw GraphcError(path + ": -o: training experiments are not written as artifacts; graph-run trains from the "
+                               "experiment (and reuses the object cache this compile fills)");
+    auto t = compile_training(*exp);
+    if (!t.ok()) throw GraphcError(t.error().message);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    fmt::print("graphc: {}: training {} ({} tensors, {} parameters trainable)\n", path, exp->train.mode,
+               t->trainable_tensors, t->trainable_parameters);
+    fmt::print("graphc: {} programs (@train_step, @train_grads, @eval_loss), {} kernel launches, {} distinct kernels; "
+               "JIT objects: {} from the cache, {} compiled; largest arena {} (lower bound {})\n",
+               t->programs, t->kernel_launches, t->distinct_kernels, t->cache_hits, t->cache_misses,
+               human_bytes(t->arena_bytes), human_bytes(t->lower_bound_bytes));
+    fmt::print("graphc: compiled in {:.2f} s (JIT {:.2f} s)\n", seconds, t->jit_seconds);
+    return 0;
   }
   auto session = ModelSession::open(*exp, SessionOptions{});
   if (!session.ok()) throw GraphcError(session.error().message);

@@ -186,6 +186,15 @@ class Trainer {
     return {};
   }
 
+  TrainingCompileSummary compile_summary() const {
+    const CompileStats& st = cpu_->stats();
+    TrainingCompileSummary r{st.functions, st.kernels,          st.unique_kernels,   st.cache_hits,
+                             st.cache_misses, st.seconds,      arena_bytes_,        lower_bound_bytes_,
+                             params_.size(),  0};
+    for (const std::string& p : params_) r.trainable_parameters += num_elements(module_->global(p)->type.shape).value_or(0);
+    return r;
+  }
+
   // The fixed-batch timing of time_train_steps().
   Expected<StepTimings> time_steps(const std::vector<int32_t>& ids, int warmup, int steps) {
     if (Status s = initialise_parameters(); !s.ok()) return s.error();
@@ -418,6 +427,17 @@ class Trainer {
 };
 
 }  // namespace
+
+Expected<TrainingCompileSummary> compile_training(const Experiment& exp) {
+  try {
+    TrainCallbacks none;
+    Trainer t(exp, none);
+    if (Status s = t.open_program(); !s.ok()) return s.error();
+    return t.compile_summary();
+  } catch (const std::exception& e) {
+    return Error{e.what()};
+  }
+}
 
 Expected<StepTimings> time_train_steps(const Experiment& exp, const std::vector<int32_t>& ids, int warmup, int steps) {
   try {

@@ -54,6 +54,17 @@ struct StepTimings {
   std::vector<double> seconds, losses;  // timed steps
   int64_t arena_bytes = 0, lower_bound_bytes = 0;
 };
+// For graphc: the run's program compiled (the model, its adapters, the pass
+// pipeline, @train_step and @eval_loss on the JIT) without training.
+struct TrainingCompileSummary {
+  int programs = 0, kernel_launches = 0, distinct_kernels = 0, cache_hits = 0, cache_misses = 0;
+  double jit_seconds = 0;
+  int64_t arena_bytes = 0, lower_bound_bytes = 0;
+  size_t trainable_tensors = 0;
+  int64_t trainable_parameters = 0;
+};
+Expected<TrainingCompileSummary> compile_training(const Experiment& exp);
+
 Expected<StepTimings> time_train_steps(const Experiment& exp, const std::vector<int32_t>& ids, int warmup, int steps);
 
 }  // namespace graphc::tools

@@ -98,6 +98,19 @@ TEST_F(TrainingTool, KilledAndResumedRunEqualsUninterruptedRun) {
   EXPECT_LT(reference.at(6), reference.at(1));
 }
 
+// graphc compiles a training experiment's step and reports it; rank 16 on
+// the 7 projections of 18 layers is 3,796,992 parameters, the number PEFT
+// reports for the same LoraConfig on transformers' Gemma3ForCausalLM.
+TEST_F(TrainingTool, GraphcCompilesTheTrainingStep) {
+  auto r = run_tool_process(tool("graphc") + " experiments/gemma3-270m-lora.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("training lora (252 tensors, 3796992 parameters trainable)"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("largest arena [0-9.]+ MiB \\(lower bound"));
+  auto o = run_tool_process(tool("graphc") + " experiments/gemma3-270m-lora.yaml -o " + (root_ / "art").string());
+  EXPECT_NE(o.exit_code, 0);
+  EXPECT_THAT(o.err, ::testing::HasSubstr("training experiments are not written as artifacts"));
+}
+
 TEST_F(TrainingTool, AdapterHoldsTheTrainedParametersUnderPeftNames) {
   const std::string out = (root_ / "run").string();
   auto r = run_tool_process(train_command(out) + " --set train.steps=2 --json");
