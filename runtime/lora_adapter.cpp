@@ -108,6 +108,16 @@ Expected<LoraAdapter> read_peft_adapter(const std::string& dir) {
       return Error{config_path + ": peft_type: expected \"LORA\", got " + config.value("peft_type", std::string("none"))};
     if (config.value("use_dora", false) || config.value("use_rslora", false))
       return Error{config_path + ": DoRA and rsLoRA adapters are not supported (use_dora / use_rslora is true)"};
+    // Per-module ranks or scales, a layer subset or a bias in the adapter
+    // would be read as a plain LoRA and silently give other outputs.
+    for (const char* key : {"rank_pattern", "alpha_pattern"})
+      if (config.contains(key) && !config[key].is_null() && !config[key].empty())
+        return Error{fmt::format("{}: {} is set; adapters with per-module ranks or scales are not supported",
+                                 config_path, key)};
+    if (config.contains("layers_to_transform") && !config["layers_to_transform"].is_null())
+      return Error{config_path + ": layers_to_transform is set; adapters on a subset of layers are not supported"};
+    if (config.value("lora_bias", false) || config.value("bias", std::string("none")) != "none")
+      return Error{config_path + ": the adapter trains biases (lora_bias / bias); Gemma-3's projections have none"};
     adapter.rank = config.at("r").get<int64_t>();
     adapter.alpha = config.at("lora_alpha").get<double>();
   } catch (const std::exception& e) {

@@ -92,6 +92,11 @@ TEST(LoraAdapter, NonLoraConfigIsRefusedNamingTheFile) {
   auto r = read_peft_adapter(dir.path() + "/a");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("adapter_config.json: peft_type"), std::string::npos) << r.error().message;
+  std::ofstream(dir.path() + "/a/adapter_config.json")
+      << R"({"peft_type": "LORA", "r": 4, "lora_alpha": 8, "rank_pattern": {"q_proj": 8}})";
+  r = read_peft_adapter(dir.path() + "/a");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("rank_pattern is set"), std::string::npos) << r.error().message;
 }
 
 }  // namespace
