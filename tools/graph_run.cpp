@@ -155,9 +155,9 @@ int run_train(const Experiment& exp, bool json, bool profile) {
   auto r = run_training(exp, callbacks);
   if (!r.ok()) throw GraphcError(r.error().message);
   auto eval = [](double v) { return std::isnan(v) ? std::string("-") : fmt::format("{:.4f}", v); };
-  fmt::print("trained steps {}..{}: loss {:.4f} -> {:.4f}, held-out loss {} -> {} (perplexity {} -> {}); "
+  fmt::print("trained steps {}..{}: loss {} -> {}, held-out loss {} -> {} (perplexity {} -> {}); "
              "{:.0f} tokens/s; peak memory {}, train_step arena {} (lower bound {}); output in {}\n",
-             r->first_step, r->last_step, r->first_loss, r->last_loss, eval(r->first_eval_loss),
+             r->first_step, r->last_step, eval(r->first_loss), eval(r->last_loss), eval(r->first_eval_loss),
              eval(r->last_eval_loss), eval(std::exp(r->first_eval_loss)), eval(std::exp(r->last_eval_loss)),
              r->tokens_per_s, human_bytes(peak_rss_bytes()), human_bytes(r->arena_bytes),
              human_bytes(r->lower_bound_bytes), r->output_dir);
@@ -166,8 +166,8 @@ int run_train(const Experiment& exp, bool json, bool profile) {
     nlohmann::json j{{"task", "train"},
                      {"first_step", r->first_step},
                      {"last_step", r->last_step},
-                     {"first_loss", r->first_loss},
-                     {"last_loss", r->last_loss},
+                     {"first_loss", number(r->first_loss)},
+                     {"last_loss", number(r->last_loss)},
                      {"first_eval_loss", number(r->first_eval_loss)},
                      {"last_eval_loss", number(r->last_eval_loss)},
                      {"tokens_per_s", r->tokens_per_s},

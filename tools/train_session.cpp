@@ -63,6 +63,15 @@ class Trainer {
     summary.first_step = step_;
     summary.output_dir = out_;
     summary.first_eval_loss = summary.last_eval_loss = NAN;
+    summary.first_loss = summary.last_loss = NAN;  // no step taken (yet)
+    if (step_ >= o_.steps) {
+      fmt::print(stderr, "{} is at step {} of train.steps {}: nothing to train (raise train.steps to go on)\n",
+                 checkpoint_path(), step_, o_.steps);
+      summary.last_step = step_;
+      summary.arena_bytes = arena_bytes_;
+      summary.lower_bound_bytes = lower_bound_bytes_;
+      return summary;
+    }
     if (step_ == 0 && o_.eval_every > 0) {
       auto e = evaluate();
       if (!e.ok()) return e.error();
@@ -123,8 +132,8 @@ class Trainer {
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     summary.last_step = step_;
     summary.tokens_per_s = seconds > 0 ? tokens / seconds : 0;
-    progress.finish(fmt::format("step {}, loss {:.4f}", step_, summary.last_loss));
-    if (step_ == o_.steps)
+    if (step_ > first) progress.finish(fmt::format("step {}, loss {:.4f}", step_, summary.last_loss));
+    if (step_ == o_.steps && step_ > first)
       if (Status s = save_adapter(); !s.ok()) return s.error();
     if (cb_.profile) fmt::print(stderr, "\nkernel profile:\n{}", cpu_->profile_report(40));
     summary.arena_bytes = arena_bytes_;
