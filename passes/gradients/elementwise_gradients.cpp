@@ -25,6 +25,18 @@ GradientRule binary(FA fa, FB fb) {
   };
 }
 
+// max / min: the gradient of the operand the result came from, a where
+// `a predicate b` holds, b elsewhere.
+GradientRule pick_by(const char* predicate) {
+  auto from_a = [predicate](const GradientContext& c, bool a) {
+    Val g = c.grad();
+    Val took_a = c.b.compare(c.operands[0], predicate, c.operands[1]);
+    return a ? c.b.select(took_a, g, c.scalar(0, g)) : c.b.select(took_a, c.scalar(0, g), g);
+  };
+  return binary([from_a](const GradientContext& c) { return from_a(c, true); },
+                [from_a](const GradientContext& c) { return from_a(c, false); });
+}
+
 }  // namespace
 
 void register_elementwise_gradients(GradientRules& r) {
@@ -73,26 +85,10 @@ void register_elementwise_gradients(GradientRules& r) {
                      return c.grad() * e * c.b.pow(a, e - c.scalar(1, e));
                    },
                    [](const GradientContext& c) { return c.grad() * c.results[0] * c.b.log(c.operands[0]); }));
-  // The reference's max picks a when a > b (or a is NaN), else b; the
-  // gradient goes where the value came from, so ties go to b.
-  r.add("max", binary(
-                   [](const GradientContext& c) {
-                     Val g = c.grad();
-                     return c.b.select(c.b.compare(c.operands[0], "gt", c.operands[1]), g, c.scalar(0, g));
-                   },
-                   [](const GradientContext& c) {
-                     Val g = c.grad();
-                     return c.b.select(c.b.compare(c.operands[0], "gt", c.operands[1]), c.scalar(0, g), g);
-                   }));
-  r.add("min", binary(
-                   [](const GradientContext& c) {
-                     Val g = c.grad();
-                     return c.b.select(c.b.compare(c.operands[0], "lt", c.operands[1]), g, c.scalar(0, g));
-                   },
-                   [](const GradientContext& c) {
-                     Val g = c.grad();
-                     return c.b.select(c.b.compare(c.operands[0], "lt", c.operands[1]), c.scalar(0, g), g);
-                   }));
+  // The reference's max picks a when a > b (or a is NaN), else b, and min a
+  // when a < b; the gradient goes where the value came from, so ties go to b.
+  r.add("max", pick_by("gt"));
+  r.add("min", pick_by("lt"));
   // select(cond, a, b): the condition is not differentiable.
   r.add("select", [](const GradientContext& c) -> Grads {
     Grads out(3);
