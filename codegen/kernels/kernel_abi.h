@@ -31,6 +31,11 @@
 #endif
 
 #define GK_TEMPLATE __attribute__((always_inline))
+/* Helpers that dispatch on a format or loop over a row: inlined always, so
+ * the constants of the call (format, rows, K) fold into them. Left to the
+ * inliner's cost model, a helper that handles every format is too big to
+ * inline and runs with its branches and trip counts unknown. */
+#define GK_HOT_INLINE static inline __attribute__((always_inline))
 
 /* Explicit vectors of the host's width (GCC/Clang vector extension). */
 typedef float gk_vf __attribute__((vector_size(GK_VW * sizeof(float))));

@@ -50,7 +50,7 @@ static inline gk_vf gk_load_bf16(const uint8_t *p) {
 /* out[m] = x[m, :] . w for an f32 (fmt F32) or bf16 (fmt BF16) row. U
  * independent accumulators per activation row hide the FMA latency; the
  * lanes and accumulators are combined in one fixed order. */
-static inline void gk_mv_dot_float_row(int64_t fmt, const float *x, const uint8_t *w, int64_t M, int64_t K,
+GK_HOT_INLINE void gk_mv_dot_float_row(int64_t fmt, const float *x, const uint8_t *w, int64_t M, int64_t K,
                                        float *out) {
   enum { U = 4 };
   gk_vf acc[GK_MV_MAX_M][U];
@@ -82,7 +82,7 @@ static inline void gk_mv_dot_float_row(int64_t fmt, const float *x, const uint8_
 }
 
 /* Any format: f32/bf16 directly, others decoded into `scratch` (K floats). */
-static inline void gk_mv_dot_row(int64_t fmt, const float *x, const uint8_t *w, int64_t M, int64_t K, float *scratch,
+GK_HOT_INLINE void gk_mv_dot_row(int64_t fmt, const float *x, const uint8_t *w, int64_t M, int64_t K, float *scratch,
                                  float *out) {
   if (fmt == GK_FMT_F32 || fmt == GK_FMT_BF16) {
     gk_mv_dot_float_row(fmt, x, w, M, K, out);
@@ -102,11 +102,14 @@ static inline void gk_mv_dot_row(int64_t fmt, const float *x, const uint8_t *w, 
 static inline int64_t gk_qx_block(int64_t fmt) { return fmt == GK_FMT_Q4_K || fmt == GK_FMT_Q6_K ? 256 : 32; }
 
 /* x quantized: q[m*K + k] int8, d[m*(K/QB) + b] the scale of block b of row m
- * (x ~ d * q), bsum[m*(K/32) + j] the sum of q over elements 32j..32j+31. */
+ * (x ~ d * q), bsum[m*(K/32) + j] the sum of q over elements 32j..32j+31 and
+ * bias[m*(K/32) + j] = -2 * bsum: Q5_0's weight offset, -16 * bsum, spread
+ * over the 8 int32 lanes of a 256-bit dot (see gk_mv_dot_row_q5_0). */
 typedef struct {
   int8_t *q;
   float *d;
   int32_t *bsum;
+  int32_t *bias;
   int64_t qb;
 } gk_qx;
 
@@ -134,7 +137,9 @@ GK_VNNI_TARGET static inline void gk_quantize_x(const float *x, int64_t M, int64
                                                             _mm512_set1_epi32(-128)),
                                            _mm512_max_epi32(_mm512_min_epi32(q1, _mm512_set1_epi32(127)),
                                                             _mm512_set1_epi32(-128)));
-        qx.bsum[m * (K / 32) + (b * qx.qb + i) / 32] = _mm512_reduce_add_epi32(s);
+        const int32_t sum = _mm512_reduce_add_epi32(s);
+        qx.bsum[m * (K / 32) + (b * qx.qb + i) / 32] = sum;
+        qx.bias[m * (K / 32) + (b * qx.qb + i) / 32] = -2 * sum;
       }
     }
   }
@@ -151,38 +156,18 @@ GK_VNNI_TARGET static inline __m256i gk_dot_s8(__m256i abs_w, __m256i w, __m256i
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), abs_w, _mm256_sign_epi8(x, w));
 }
 
-/* Q8_0 and Q5_0: one 32-element block is 32 signed weights and a scale, and
- * x has one scale per 32 too. */
-GK_VNNI_TARGET static inline __m256i gk_q5_0_weights(const gk_block_q5_0 *blk) {
-  const __m128i qs = _mm_loadu_si128((const __m128i *)blk->qs);
-  const __m128i lo = _mm_and_si128(qs, _mm_set1_epi8(0xF));
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(qs, 4), _mm_set1_epi8(0xF));
-  __m256i v = _mm256_set_m128i(hi, lo);
-  v = _mm256_or_si256(v, _mm256_maskz_mov_epi8((__mmask32)gk_load_u32(blk->qh), _mm256_set1_epi8(16)));
-  return _mm256_sub_epi8(v, _mm256_set1_epi8(16));
-}
-
-GK_VNNI_TARGET static inline __m256i gk_q32_weights(int64_t fmt, const uint8_t *w, int64_t b, float *dw) {
-  if (fmt == GK_FMT_Q8_0) {
-    const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
-    *dw = _cvtsh_ss(gk_load_u16(blk->d));
-    return _mm256_loadu_si256((const __m256i *)blk->qs);
-  }
-  const gk_block_q5_0 *blk = (const gk_block_q5_0 *)(w + 22 * b);
-  *dw = _cvtsh_ss(gk_load_u16(blk->d));
-  return gk_q5_0_weights(blk);
-}
-
-/* Even and odd blocks go to two accumulators: one FMA chain would make the
- * 4-cycle FMA latency the bound. They are added once, at the end. */
-GK_VNNI_TARGET static inline void gk_mv_dot_row_q32(int64_t fmt, gk_qx qx, const uint8_t *w, int64_t M, int64_t K,
-                                                    float *out) {
+/* Q8_0 (32 signed weights and a scale per block; x has one scale per 32
+ * too) for M > 1. Even and odd blocks go to two accumulators: one FMA chain
+ * would make the 4-cycle FMA latency the bound. They are added once, at the
+ * end. */
+GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q8_0(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
   __m256 acc[GK_MV_MAX_M][2];
   for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
   const int64_t nb = K / 32;
   for (int64_t b = 0; b < nb; ++b) {
-    float dw;
-    const __m256i wv = gk_q32_weights(fmt, w, b, &dw);
+    const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
+    const float dw = _cvtsh_ss(gk_load_u16(blk->d));
+    const __m256i wv = _mm256_loadu_si256((const __m256i *)blk->qs);
     const __m256i aw = _mm256_abs_epi8(wv);
     for (int m = 0; m < M; ++m) {
       const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 32 * b));
@@ -193,9 +178,60 @@ GK_VNNI_TARGET static inline void gk_mv_dot_row_q32(int64_t fmt, gk_qx qx, const
   for (int m = 0; m < M; ++m) out[m] = gk_hsum8(_mm256_add_ps(acc[m][0], acc[m][1]));
 }
 
+/* Q5_0: 5-bit codes q in [0, 31] standing for q - 16. The offset is folded
+ * into the integer dot, sum_k (q_k - 16) x_k = sum_k q_k x_k - 16 bsum, so
+ * vpdpbusd takes the codes as they are (unsigned) and starts each of its 8
+ * lanes from -2 bsum: no abs/sign pair per block. The low nibbles (elements
+ * 0-15) and high nibbles (16-31) come from one 16-byte load broadcast to
+ * both halves and shifted by 0 and 4; the fifth bits are a masked add. The
+ * f16 scales of four blocks are converted together. Blocks alternate
+ * between two accumulators as in gk_mv_dot_row_q8_0, so the sums are the
+ * same as the earlier abs/sign formulation's, bit for bit. */
+GK_VNNI_TARGET static inline __m256i gk_q5_0_codes(const gk_block_q5_0 *blk) {
+  const __m256i qs = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)blk->qs));
+  const __m256i by4 = _mm256_set_epi64x(0x0004000400040004LL, 0x0004000400040004LL, 0, 0);
+  const __m256i nib = _mm256_and_si256(_mm256_srlv_epi16(qs, by4), _mm256_set1_epi8(0xF));
+  return _mm256_mask_add_epi8(nib, (__mmask32)gk_load_u32(blk->qh), nib, _mm256_set1_epi8(16));
+}
+
+GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q5_0(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
+  __m256 acc[GK_MV_MAX_M][2];
+  for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+  const int64_t nb = K / 32;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const uint8_t *p = w + 22 * b;
+    const uint64_t bits = (uint64_t)gk_load_u16(p) | (uint64_t)gk_load_u16(p + 22) << 16 |
+                          (uint64_t)gk_load_u16(p + 44) << 32 | (uint64_t)gk_load_u16(p + 66) << 48;
+    const __m128 dw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)bits));
+    __m256i q[4];
+    for (int j = 0; j < 4; ++j) q[j] = gk_q5_0_codes((const gk_block_q5_0 *)(p + 22 * j));
+    for (int m = 0; m < M; ++m) {
+      const __m256 s = _mm256_castps128_ps256(_mm_mul_ps(dw, _mm_loadu_ps(qx.d + m * nb + b)));
+      for (int j = 0; j < 4; ++j) {
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 32 * (b + j)));
+        const __m256i dot = _mm256_dpbusd_epi32(_mm256_set1_epi32(qx.bias[m * nb + b + j]), q[j], xv);
+        acc[m][j & 1] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutexvar_ps(_mm256_set1_epi32(j), s), acc[m][j & 1]);
+      }
+    }
+  }
+  for (; b < nb; ++b) {
+    const gk_block_q5_0 *blk = (const gk_block_q5_0 *)(w + 22 * b);
+    const float dw = _cvtsh_ss(gk_load_u16(blk->d));
+    const __m256i q = gk_q5_0_codes(blk);
+    for (int m = 0; m < M; ++m) {
+      const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 32 * b));
+      const __m256i dot = _mm256_dpbusd_epi32(_mm256_set1_epi32(qx.bias[m * nb + b]), q, xv);
+      acc[m][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dw * qx.d[m * nb + b]), acc[m][b & 1]);
+    }
+  }
+  for (int m = 0; m < M; ++m) out[m] = gk_hsum8(_mm256_add_ps(acc[m][0], acc[m][1]));
+}
+
 /* Q4_K: per sub-block j of 32, sum_k (d sc_j q_k - dmin m_j) dx qx_k
  *   = d dx sum_j sc_j (q . qx)_j - dmin dx sum_j m_j bsum_j. */
-GK_VNNI_TARGET static inline void gk_mv_dot_row_q4_k(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
+GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q4_k(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
   __m256 acc[GK_MV_MAX_M];
   float mins[GK_MV_MAX_M];
   for (int m = 0; m < GK_MV_MAX_M; ++m) {
@@ -238,7 +274,7 @@ GK_VNNI_TARGET static inline void gk_mv_dot_row_q4_k(gk_qx qx, const uint8_t *w,
 /* Q6_K: signed 6-bit weights (q - 32) with one int8 scale per 16; vpmaddubsw
  * gives sums of pairs (int16, at most 2*32*127), vpmaddwd weights them by the
  * scale of their 16-element group and sums to int32. */
-GK_VNNI_TARGET static inline void gk_mv_dot_row_q6_k(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
+GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q6_k(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
   __m256 acc[GK_MV_MAX_M];
   for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m] = _mm256_setzero_ps();
   const int64_t nb = K / 256;
@@ -285,7 +321,7 @@ GK_VNNI_TARGET static inline void gk_mv_dot_row_q6_k(gk_qx qx, const uint8_t *w,
  * vpsignb, so x takes w's sign through a masked negation. Blocks b and b+1
  * share a register; even pairs and odd pairs go to two accumulators, summed
  * once at the end (a fixed order). */
-GK_VNNI_TARGET static inline float gk_mv_dot_q8_0_m1(gk_qx qx, const uint8_t *w, int64_t K) {
+GK_VNNI_TARGET GK_HOT_INLINE float gk_mv_dot_q8_0_m1(gk_qx qx, const uint8_t *w, int64_t K) {
   const int64_t nb = K / 32;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   const __m512i zero = _mm512_setzero_si512();
@@ -313,12 +349,13 @@ GK_VNNI_TARGET static inline float gk_mv_dot_q8_0_m1(gk_qx qx, const uint8_t *w,
   return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + tail;
 }
 
-GK_VNNI_TARGET static inline void gk_mv_dot_row_vnni(int64_t fmt, gk_qx qx, const uint8_t *w, int64_t M, int64_t K,
+GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_vnni(int64_t fmt, gk_qx qx, const uint8_t *w, int64_t M, int64_t K,
                                                      float *out) {
   if (fmt == GK_FMT_Q8_0 && M == 1) out[0] = gk_mv_dot_q8_0_m1(qx, w, K);
   else if (fmt == GK_FMT_Q4_K) gk_mv_dot_row_q4_k(qx, w, M, K, out);
   else if (fmt == GK_FMT_Q6_K) gk_mv_dot_row_q6_k(qx, w, M, K, out);
-  else gk_mv_dot_row_q32(fmt, qx, w, M, K, out);
+  else if (fmt == GK_FMT_Q5_0) gk_mv_dot_row_q5_0(qx, w, M, K, out);
+  else gk_mv_dot_row_q8_0(qx, w, M, K, out);
 }
 
 #endif

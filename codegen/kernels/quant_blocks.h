@@ -1,8 +1,9 @@
 /* GGUF block formats as kernel templates read them: the block layouts, and
  * decoders from a row of blocks to floats.
  *
- * The layouts and formulas are those of /work/shared/reference/gemma3.md §4
- * and runtime/dequantize.cpp (the project's oracle: the tests check these
+ * The layouts and formulas are those of ggml's block formats (the GGUF
+ * layouts in the project's Gemma-3 reference notes, §4) and
+ * runtime/dequantize.cpp (the project's oracle: the tests check these
  * decoders against it bit for bit). A row of K elements is K / block_elems
  * consecutive blocks; rows are consecutive. Blocks sit at any byte offset of
  * a mapped checkpoint (34- and 22-byte blocks are not even 4-byte aligned),
