@@ -1,7 +1,10 @@
-// The executor: runs compiled kernels with oneTBB. A kernel is a function over
-// work items [begin, end); the executor splits [0, extent) into ranges of at
-// least `grain` items across its threads, and runs a group of independent
-// kernels (no data dependence, no shared memory) concurrently.
+// The executor: runs compiled kernels on a oneTBB arena. A kernel is a
+// function over work items [begin, end); the executor cuts [0, extent) into
+// chunks of at most `grain` items shared out across its threads, and runs a
+// group of independent kernels (no data dependence, no shared memory)
+// concurrently. Inside execute() the arena's threads stay together as a team
+// that spins between kernels (a decode step is hundreds of kernels of a few
+// microseconds each); outside it each kernel is a parallel_for.
 #pragma once
 
 #include <cstdint>
