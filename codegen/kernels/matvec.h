@@ -185,8 +185,9 @@ GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q8_0(gk_qx qx, const uint8_t *w,
  * 0-15) and high nibbles (16-31) come from one 16-byte load broadcast to
  * both halves and shifted by 0 and 4; the fifth bits are a masked add. The
  * f16 scales of four blocks are converted together. Blocks alternate
- * between two accumulators as in gk_mv_dot_row_q8_0, so the sums are the
- * same as the earlier abs/sign formulation's, bit for bit. */
+ * between two accumulators as in gk_mv_dot_row_q8_0. A block's integer dot
+ * is exact; how it spreads over the 8 lanes (and so the f32 rounding of the
+ * scaled sums) differs from a signed-weight formulation. */
 GK_VNNI_TARGET static inline __m256i gk_q5_0_codes(const gk_block_q5_0 *blk) {
   const __m256i qs = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)blk->qs));
   const __m256i by4 = _mm256_set_epi64x(0x0004000400040004LL, 0x0004000400040004LL, 0, 0);

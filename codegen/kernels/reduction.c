@@ -50,12 +50,55 @@ GK_TEMPLATE void gk_softmax_f32(float *dst, const float *src, int64_t n, int64_t
   }
 }
 
+/* The first index of the largest element of a contiguous row (greedy
+ * decoding over 262144 logits): the largest value in vectors, then the first
+ * index holding it. A NaN anywhere makes the first NaN the answer, as
+ * gk_greater orders them; -0 and +0 compare equal, so the first zero of
+ * either sign wins, as in the sequential scan. */
+static inline int64_t gk_argmax_row_f32(const float *p, int64_t n) {
+  gk_vf top = gk_splat(-INFINITY);
+  gk_vi nan = (gk_vi)gk_splat(0.0f) != 0; /* all false */
+  int64_t r = 0;
+  for (; r + GK_VW <= n; r += GK_VW) {
+    const gk_vf v = gk_load(p + r);
+    nan |= v != v;
+    top = __builtin_elementwise_max(top, v); /* ignores NaN, tracked apart */
+  }
+  float best = -INFINITY;
+  for (int i = 0; i < GK_VW; ++i) best = top[i] > best ? top[i] : best;
+  int any_nan = 0;
+  for (int i = 0; i < GK_VW; ++i) any_nan |= nan[i] != 0;
+  for (int64_t t = r; t < n; ++t) {
+    any_nan |= isnan(p[t]);
+    if (p[t] > best) best = p[t];
+  }
+  if (any_nan) {
+    for (int64_t t = 0; t < n; ++t)
+      if (isnan(p[t])) return t;
+  }
+  for (r = 0; r + GK_VW <= n; r += GK_VW) {
+    const gk_vi hit = gk_load(p + r) == gk_splat(best);
+    int any = 0;
+    for (int i = 0; i < GK_VW; ++i) any |= hit[i];
+    if (!any) continue;
+    for (int i = 0; i < GK_VW; ++i)
+      if (hit[i]) return r + i;
+  }
+  for (; r < n; ++r)
+    if (p[r] == best) return r;
+  return 0; /* n == 0 */
+}
+
 /* The first index of the largest element. */
 GK_TEMPLATE void gk_argmax_f32(int32_t *dst, const float *src, int64_t n, int64_t inner, int64_t begin,
                                int64_t end) {
   for (int64_t item = begin; item < end; ++item) {
     const int64_t o = item / inner, i = item % inner;
     const float *p = src + o * n * inner + i;
+    if (inner == 1) {
+      dst[item] = (int32_t)gk_argmax_row_f32(p, n);
+      continue;
+    }
     int64_t best = 0;
     for (int64_t r = 1; r < n; ++r)
       if (gk_greater(p[r * inner], p[best * inner])) best = r;

@@ -9,6 +9,8 @@
 // (expf, a few float ops per element): rel 1e-5, abs 1e-6.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "tests/codegen/jit_check.h"
 
 namespace graphc {
@@ -120,6 +122,28 @@ TEST(JitCoreOps, Reductions) {
   std::string tie_text = one_op({ties}, "%y, %i = topk %a0 {k = 4} : f32[1,4], i32[1,4]", "f32[1,4], i32[1,4]");
   tie_text.replace(tie_text.find("return %y"), 9, "return %y, %i");
   EXPECT_TRUE(jit_matches_reference({tie_text, "f", {ties}}));
+}
+
+TEST(JitCoreOps, ArgmaxOfContiguousRowsMatchesTheScan) {
+  // The vectorised path (the last axis): rows longer and shorter than a
+  // vector, ties (the first index wins), NaN (the first NaN wins), -0 and +0
+  // (equal: the first zero), -inf only, and the maximum in the scalar tail.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  HostTensor r = random_tensor(DType::f32, {4, 1000}, 3);
+  EXPECT_TRUE(jit_matches_reference(check({r}, "argmax %a0 {axis = 1}", "i32[4]")));
+  const std::vector<std::vector<float>> rows = {
+      {1, 5, 2, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5},
+      {1, 2, nan, 3, nan, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9},
+      {-1, -0.0f, -3, 0.0f, -2, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1},
+      {-inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf},
+      {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7},
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    HostTensor row = HostTensor::from_floats(DType::f32, {1, int64_t(rows[i].size())}, rows[i]);
+    EXPECT_TRUE(jit_matches_reference(check({row}, "argmax %a0 {axis = 1}", "i32[1]"))) << "row " << i;
+  }
+  HostTensor shortest = HostTensor::from_floats(DType::f32, {1, 3}, {2, 7, 7});
+  EXPECT_TRUE(jit_matches_reference(check({shortest}, "argmax %a0 {axis = 1}", "i32[1]")));
 }
 
 TEST(JitCoreOps, Generators) {
