@@ -36,10 +36,17 @@ void run_with_parallel_for(const KernelLaunch& k) {
       tbb::simple_partitioner());
 }
 
-// How long a team member spins for the next job before it sleeps: decode
-// publishes a job every few microseconds, host work between programs takes
-// milliseconds.
-constexpr int kSpinsBeforeSleep = 1 << 15;  // ~100-400 us of pause
+// How a team member waits for the next job: decode publishes one every few
+// microseconds, so it spins (pause) at first; then it yields its core each
+// round, which lets an oversubscribed caller (more threads than cores) run;
+// host work between kernels that takes longer finds it asleep.
+constexpr int kSpinsBeforeYield = 1 << 11;  // ~20-60 us of pause
+constexpr int kSpinsBeforeSleep = 1 << 13;
+
+void wait_a_little(int spins) {
+  if (spins < kSpinsBeforeYield) GRAPHC_CPU_RELAX();
+  else std::this_thread::yield();
+}
 
 }  // namespace
 
@@ -89,10 +96,8 @@ class Team {
     work(generation_);
     // The last chunks are running elsewhere; yield rather than spin if that
     // takes long (more threads than cores).
-    for (int spins = 0; done_.load(std::memory_order_acquire) != total; ++spins) {
-      if (spins < kSpinsBeforeSleep) GRAPHC_CPU_RELAX();
-      else std::this_thread::yield();
-    }
+    for (int spins = 0; done_.load(std::memory_order_acquire) != total; spins += spins < kSpinsBeforeYield)
+      wait_a_little(spins);
   }
 
   // A helper's loop: join every job until stop().
@@ -102,7 +107,7 @@ class Team {
       uint64_t word = claim_.load(std::memory_order_acquire);
       for (int spins = 0; generation_of(word) == seen && !stopping_.load(std::memory_order_relaxed); ++spins) {
         if (spins < kSpinsBeforeSleep) {
-          GRAPHC_CPU_RELAX();
+          wait_a_little(spins);
         } else {
           sleepers_.fetch_add(1, std::memory_order_seq_cst);
           if (!stopping_.load(std::memory_order_seq_cst)) claim_.wait(word, std::memory_order_seq_cst);
