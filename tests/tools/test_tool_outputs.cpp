@@ -44,7 +44,9 @@ TEST_F(ToolOutputs, GraphcSummaryAndArtifactThatGraphRunRuns) {
   for (const char* f : {"experiment.yaml", "module.graph", "plan.json", "objects"})
     EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
   EXPECT_FALSE(std::filesystem::exists(dir / "objects.partial"));
-  EXPECT_NO_THROW((void)nlohmann::json::parse(std::ifstream(dir / "plan.json")));
+  const nlohmann::json plan = nlohmann::json::parse(std::ifstream(dir / "plan.json"), nullptr, false);
+  EXPECT_FALSE(plan.is_discarded()) << "plan.json is not JSON";
+  EXPECT_TRUE(plan.is_object() || plan.is_array()) << "plan.json holds " << plan.type_name();
 
   // The artifact runs from its own objects: nothing is compiled again.
   auto r = run_tool_process(tool("graph-run") + " " + dir.string() + " --json");
