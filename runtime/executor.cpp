@@ -176,12 +176,16 @@ class Team {
   std::atomic<bool> stopping_{false};
 };
 
+// The team of the execute() this thread is running, if any. Per thread, so
+// that another thread calling execute() or run_group() on the same executor
+// never drives this team (Team::run is for its one caller).
+thread_local Team* t_team = nullptr;
+
 class Executor::Impl {
  public:
   explicit Impl(int threads) : threads(threads > 0 ? threads : tbb::info::default_concurrency()), arena(this->threads) {}
   int threads;
   tbb::task_arena arena;
-  Team* team = nullptr;  // set while execute() runs with more than one thread
 };
 
 Executor::Executor(int threads) : impl_(std::make_unique<Impl>(threads)) {}
@@ -191,31 +195,30 @@ int Executor::threads() const { return impl_->threads; }
 
 void Executor::execute(const std::function<void()>& body) {
   impl_->arena.execute([&] {
-    if (impl_->threads == 1 || impl_->team != nullptr) {
+    if (impl_->threads == 1 || t_team != nullptr) {
       body();
       return;
     }
     Team team(impl_->threads);
     tbb::task_group helpers;
     for (int i = 1; i < impl_->threads; ++i) helpers.run([&team] { team.serve(); });
-    impl_->team = &team;
+    t_team = &team;
     struct Finish {
-      Impl& impl;
       Team& team;
       tbb::task_group& helpers;
       ~Finish() {
-        impl.team = nullptr;
+        t_team = nullptr;
         team.stop();
         helpers.wait();
       }
-    } finish{*impl_, team, helpers};
+    } finish{team, helpers};
     body();
   });
 }
 
 void Executor::run_group(const std::vector<const KernelLaunch*>& group) {
-  if (impl_->team != nullptr) {
-    impl_->team->run(group);
+  if (t_team != nullptr) {
+    t_team->run(group);
     return;
   }
   if (impl_->threads == 1 || group.size() == 1) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -95,6 +96,27 @@ TEST(Executor, HelpersThatSleptWakeForTheNextJob) {
   });
   EXPECT_EQ(a.wrong(1), 0);
   EXPECT_EQ(b.wrong(1), 0);
+}
+
+TEST(Executor, TwoCallersOnOneExecutorKeepTheirJobsApart) {
+  // Each caller's run_group goes to its own team, never to the other's. Four
+  // slots: both callers are inside the arena at once.
+  Executor ex(4);
+  std::vector<std::unique_ptr<Counted>> mine, theirs;
+  for (int i = 0; i < 200; ++i) {
+    mine.push_back(std::make_unique<Counted>(50 + i % 13, 7));
+    theirs.push_back(std::make_unique<Counted>(50 + i % 11, 5));
+  }
+  auto caller = [&ex](std::vector<std::unique_ptr<Counted>>& launches) {
+    ex.execute([&] {
+      for (auto& l : launches) ex.run_group({&l->launch});
+    });
+  };
+  std::thread other(caller, std::ref(theirs));
+  caller(mine);
+  other.join();
+  for (size_t i = 0; i < mine.size(); ++i) EXPECT_EQ(mine[i]->wrong(1), 0) << "mine " << i;
+  for (size_t i = 0; i < theirs.size(); ++i) EXPECT_EQ(theirs[i]->wrong(1), 0) << "theirs " << i;
 }
 
 TEST(Executor, AnExceptionInTheBodyStopsTheTeam) {
