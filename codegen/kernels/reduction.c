@@ -57,7 +57,7 @@ GK_TEMPLATE void gk_softmax_f32(float *dst, const float *src, int64_t n, int64_t
  * either sign wins, as in the sequential scan. */
 static inline int64_t gk_argmax_row_f32(const float *p, int64_t n) {
   gk_vf top = gk_splat(-INFINITY);
-  gk_vi nan = (gk_vi)gk_splat(0.0f) != 0; /* all false */
+  gk_vi nan = {0}; /* lanes that saw a NaN: -1 */
   int64_t r = 0;
   for (; r + GK_VW <= n; r += GK_VW) {
     const gk_vf v = gk_load(p + r);
