@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/page_memory.h"
+
 namespace graphc::bench {
 namespace {
 
@@ -166,10 +168,7 @@ float read_sum(const float* a, size_t n) {
   return total;
 }
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-using FloatArray = std::unique_ptr<float[], FreeDeleter>;
+using FloatArray = std::shared_ptr<float[]>;
 
 // The largest cache level's size as the kernel reports it in sysfs (what
 // lscpu prints). glibc's sysconf(_SC_LEVEL3_CACHE_SIZE) is the fallback only:
@@ -198,10 +197,11 @@ size_t stream_array_bytes() {
   return (bytes + 4095) / 4096 * 4096;
 }
 
+// In huge pages where the kernel has them, as the CPU backend places large
+// weights (runtime/page_memory.h): the bound is what a stream can reach.
 FloatArray alloc_floats(size_t n) {
-  auto* p = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
-  if (!p) throw std::bad_alloc();
-  return FloatArray(p);
+  std::shared_ptr<void> pages = map_zero_pages(n * sizeof(float));
+  return FloatArray(pages, static_cast<float*>(pages.get()));
 }
 
 // Thread t's slice [begin, end), cut at 64-byte boundaries.

@@ -1,11 +1,10 @@
 #include "backends/cpu/native_tensor.h"
 
-#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
-#include <sys/mman.h>
+#include "runtime/page_memory.h"
 
 namespace graphc {
 
@@ -61,26 +60,9 @@ HostTensor from_native(DType dtype, const std::vector<int64_t>& shape, const voi
 
 std::shared_ptr<void> allocate_aligned(int64_t bytes) {
   const size_t size = (static_cast<size_t>(bytes) + 63) / 64 * 64 + 64;
-  if (size >= (size_t{1} << 20)) {
-    // Large buffers (weights converted to f32, arenas, KV caches) come
-    // straight from the kernel: zero pages that cost nothing until touched.
-    // From 4 MiB on they start on a 2 MiB boundary and ask for transparent
-    // huge pages. Why: a stream over 4 KiB pages faulted in one by one reads
-    // scattered physical memory, and decode's weight streams ran 10-20%
-    // slower from it than from huge pages (bench/RESULTS.md, "Physical
-    // memory").
-    constexpr size_t kHuge = size_t{2} << 20;
-    const bool huge = size >= 2 * kHuge;
-    const size_t reserved = huge ? size + kHuge : size;
-    void* p = ::mmap(nullptr, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    void* start = p;
-    if (huge) {
-      start = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1));
-      ::madvise(start, size, MADV_HUGEPAGE);  // advice only: 4 KiB pages if it fails
-    }
-    return std::shared_ptr<void>(start, [p, reserved](void*) { ::munmap(p, reserved); });
-  }
+  // Large buffers (weights converted to f32, arenas, KV caches) come
+  // straight from the kernel, in huge pages where they are big enough.
+  if (size >= (size_t{1} << 20)) return map_zero_pages(size);
   void* p = std::aligned_alloc(64, size);
   if (!p) throw std::bad_alloc();
   std::memset(p, 0, size);
