@@ -151,6 +151,9 @@ const MatvecCase kFloatCases[] = {
 const MatvecCase kBlockCases[] = {
     {GgmlType::Q8_0, 1, 1, 32},    {GgmlType::Q8_0, 1, 37, 640},  {GgmlType::Q8_0, 4, 21, 96},
     {GgmlType::Q5_0, 1, 29, 640},  {GgmlType::Q5_0, 3, 8, 2048},  {GgmlType::Q5_0, 2, 1, 32},
+    // Q5_0's VNNI dot takes blocks four at a time, then a pair, then an odd
+    // last block: 2, 3 and 7 blocks reach each tail.
+    {GgmlType::Q5_0, 1, 3, 64},    {GgmlType::Q5_0, 2, 9, 96},    {GgmlType::Q5_0, 4, 5, 224},
     {GgmlType::Q4_K, 1, 13, 1024}, {GgmlType::Q4_K, 2, 5, 256},   {GgmlType::Q4_K, 4, 17, 2048},
     {GgmlType::Q6_K, 1, 11, 2048}, {GgmlType::Q6_K, 3, 6, 256},   {GgmlType::Q6_K, 4, 3, 512},
 };
