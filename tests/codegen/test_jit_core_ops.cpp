@@ -172,5 +172,22 @@ TEST(JitCoreOps, FusedLayerOps) {
                                           "f32[4,3,20]", 1e-6, 1e-5)));
 }
 
+// Many keys (150, as in a decode step's KV cache), with a run of 64 hidden
+// keys in the middle of row 1 and no visible key in row 2 (the mean of v).
+// Scores of scale 3 make later keys raise the running maximum many times, so
+// the online softmax's rescaling is exercised over a long run.
+TEST(JitCoreOps, AttentionOverManyKeys) {
+  HostTensor q = random_tensor(DType::f32, {2, 3, 32}, 8);
+  HostTensor k = random_tensor(DType::f32, {1, 150, 32}, 9), v = random_tensor(DType::f32, {1, 150, 16}, 10);
+  HostTensor mask(DType::boolean, {3, 150});
+  for (int64_t j = 0; j < 150; ++j) {
+    mask.set_int(j, j < 140);
+    mask.set_int(150 + j, j < 64 || j >= 128);
+    mask.set_int(300 + j, 0);
+  }
+  EXPECT_TRUE(jit_matches_reference(check({q, k, v, mask}, "attention %a0, %a1, %a2, %a3 {mask_value = -1e+30, scale = 3.0}",
+                                          "f32[2,3,16]", 1e-6, 1e-5)));
+}
+
 }  // namespace
 }  // namespace graphc
