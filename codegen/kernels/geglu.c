@@ -46,8 +46,8 @@ GK_TEMPLATE GK_VNNI_TARGET void gk_geglu_vnni(const float *h, const uint8_t *wg,
   const int64_t qb = gk_qx_block(fmt);
   int8_t q[M * D];
   float d[M * (D / qb)];
-  int32_t bsum[M * (D / 32)], bias[4 * M * (D / 32)];
-  const gk_qx qx = {q, d, bsum, bias, qb, fmt == GK_FMT_Q5_0};
+  int32_t bsum[M * (D / 32)], bias[8 * M * (D / 32)];
+  const gk_qx qx = {q, d, bsum, bias, qb, fmt};
   gk_quantize_x(h, M, D, qx);
   const int64_t row = gk_row_bytes(fmt, D);
   for (int64_t f = begin; f < end; ++f) {

@@ -28,8 +28,8 @@ GK_TEMPLATE GK_VNNI_TARGET void gk_matvec_vnni(const float *x, const uint8_t *w,
   const int64_t qb = gk_qx_block(fmt);
   int8_t q[M * K];
   float d[M * (K / qb)];
-  int32_t bsum[M * (K / 32)], bias[4 * M * (K / 32)];
-  const gk_qx qx = {q, d, bsum, bias, qb, fmt == GK_FMT_Q5_0};
+  int32_t bsum[M * (K / 32)], bias[8 * M * (K / 32)];
+  const gk_qx qx = {q, d, bsum, bias, qb, fmt};
   gk_quantize_x(x, M, K, qx);
   const int64_t row = gk_row_bytes(fmt, K);
   for (int64_t n = begin; n < end; ++n) {

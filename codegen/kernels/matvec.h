@@ -13,10 +13,12 @@
  *    scaled by d_w * d_x in f32. The error against the exact product is that
  *    of rounding x to 8 bits: at most sum_k |w_k| * amax_block(x) / 254.
  *
- * vpdpbusd multiplies unsigned by signed bytes. Weights are turned into
- * signed values w, then |w| (unsigned) times sign(w) * x (signed) gives w * x
- * (vpsignb). Q4_K's unsigned nibbles go in directly and its mins are a
- * separate sum over per-32 sums of x.
+ * vpdpbusd multiplies unsigned by signed bytes. Q8_0 and Q5_0 weights go
+ * in as unsigned codes (sign bit flipped, or the 5-bit code itself) and the
+ * offset they carry is taken back through the start value, from the sums of
+ * x (gk_qx). Q4_K's unsigned nibbles go in directly and its mins are a
+ * separate sum over per-32 sums of x. Q6_K uses |w| times sign(w) * x
+ * (vpsignb) with vpmaddubsw.
  *
  * Every reduction is in a fixed order that depends only on K, so the result
  * of a row never depends on how the runtime splits the rows.
@@ -103,21 +105,25 @@ static inline int64_t gk_qx_block(int64_t fmt) { return fmt == GK_FMT_Q4_K || fm
 
 /* x quantized: q[m*K + k] int8, d[m*(K/QB) + b] the scale of block b of row m
  * (x ~ d * q), bsum[m*(K/32) + j] the sum of q over elements 32j..32j+31.
- * For Q5_0 weights (pairs = 1), gk_mv_dot_row_q5_0 dots two blocks per
- * 256-bit register, so q is stored in pair order: each pair of 32-blocks
- * (64 elements) as [block 2p elements 0-15, block 2p+1 elements 0-15, block
- * 2p elements 16-31, block 2p+1 elements 16-31]; an odd last block stays in
- * natural order. bias[4*(m*(K/32) + j) + l], l = 0..3, is -4 * bsum_j: Q5_0's
- * weight offset, -16 * bsum, spread over the 4 int32 lanes a block has in
- * that dot. Stored rather than derived in the dot: one load per pair (derived
- * per block, an earlier one-block-per-register dot took 13% longer). */
+ * fmt is the weight format the dots are for; two of them read more:
+ *  - Q8_0: bias[8*(m*(K/32) + j) + l], l = 0..7, is -128 * bsum_j / 8, the
+ *    start of each of the 8 int32 lanes of a block's dot
+ *    (gk_mv_dot_row_q8_0).
+ *  - Q5_0: gk_mv_dot_row_q5_0 dots two blocks per 256-bit register, so q is
+ *    stored in pair order: each pair of 32-blocks (64 elements) as [block 2p
+ *    elements 0-15, block 2p+1 elements 0-15, block 2p elements 16-31, block
+ *    2p+1 elements 16-31]; an odd last block stays in natural order.
+ *    bias[4*(m*(K/32) + j) + l], l = 0..3, is -16 * bsum_j / 4, spread over
+ *    the 4 int32 lanes a block has in that dot.
+ * The biases are stored rather than derived in the dot: one load each (a
+ * Q5_0 dot that derived them per block took 13% longer). */
 typedef struct {
   int8_t *q;
   float *d;
   int32_t *bsum;
-  int32_t *bias; /* 4 * M * (K/32) entries; written when pairs */
+  int32_t *bias; /* room for 8 * M * (K/32) */
   int64_t qb;
-  int64_t pairs;
+  int64_t fmt;
 } gk_qx;
 
 /* Where element j (0-31) of 32-block b of a row of nb blocks goes in
@@ -144,8 +150,9 @@ GK_VNNI_TARGET static inline void gk_quantize_x(const float *x, int64_t M, int64
         const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + i), vinv));
         const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + i + 16), vinv));
         const int64_t blk = (b * qx.qb + i) / 32;
-        int8_t *lo = qx.q + m * K + (qx.pairs ? gk_q5_pair_slot(blk, 0, K / 32) : 32 * blk);
-        int8_t *hi = qx.q + m * K + (qx.pairs ? gk_q5_pair_slot(blk, 16, K / 32) : 32 * blk + 16);
+        const int pairs = qx.fmt == GK_FMT_Q5_0;
+        int8_t *lo = qx.q + m * K + (pairs ? gk_q5_pair_slot(blk, 0, K / 32) : 32 * blk);
+        int8_t *hi = qx.q + m * K + (pairs ? gk_q5_pair_slot(blk, 16, K / 32) : 32 * blk + 16);
         _mm_storeu_si128((__m128i *)lo, _mm512_cvtsepi32_epi8(q0));
         _mm_storeu_si128((__m128i *)hi, _mm512_cvtsepi32_epi8(q1));
         /* Sum of the saturated values, as the dots see them. */
@@ -155,8 +162,10 @@ GK_VNNI_TARGET static inline void gk_quantize_x(const float *x, int64_t M, int64
                                                             _mm512_set1_epi32(-128)));
         const int32_t sum = _mm512_reduce_add_epi32(s);
         qx.bsum[m * (K / 32) + blk] = sum;
-        if (qx.pairs)
+        if (pairs)
           for (int l = 0; l < 4; ++l) qx.bias[4 * (m * (K / 32) + blk) + l] = -4 * sum;
+        if (qx.fmt == GK_FMT_Q8_0)
+          for (int l = 0; l < 8; ++l) qx.bias[8 * (m * (K / 32) + blk) + l] = -16 * sum;
       }
     }
   }
@@ -168,28 +177,27 @@ GK_VNNI_TARGET static inline float gk_hsum8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
-/* w (signed bytes) times x (signed bytes), four products per int32 lane. */
-GK_VNNI_TARGET static inline __m256i gk_dot_s8(__m256i abs_w, __m256i w, __m256i x) {
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), abs_w, _mm256_sign_epi8(x, w));
-}
-
-/* Q8_0 (32 signed weights and a scale per block; x has one scale per 32
- * too) for M > 1. Even and odd blocks go to two accumulators: one FMA chain
- * would make the 4-cycle FMA latency the bound. They are added once, at the
- * end. */
+/* Q8_0: 32 signed weights and an f16 scale per block; x has one scale per
+ * 32 too. vpdpbusd wants one side unsigned: flipping the weights' sign bit
+ * gives w + 128, and sum_k (w_k + 128) x_k = sum_k w_k x_k + 128 bsum, so
+ * each of the 8 lanes of a block's dot starts from -16 bsum (gk_qx) and the
+ * dot is exact with one XOR per block, where an abs/sign pair was needed
+ * before. Even and odd blocks go to two accumulators (one FMA chain would
+ * make the FMA latency the bound), added once at the end. Handles M > 1;
+ * one activation row takes gk_mv_dot_q8_0_m1. */
 GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q8_0(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
   __m256 acc[GK_MV_MAX_M][2];
   for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
   const int64_t nb = K / 32;
+  const __m256i flip = _mm256_set1_epi8((char)0x80);
   for (int64_t b = 0; b < nb; ++b) {
     const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
     const float dw = _cvtsh_ss(gk_load_u16(blk->d));
-    const __m256i wv = _mm256_loadu_si256((const __m256i *)blk->qs);
-    const __m256i aw = _mm256_abs_epi8(wv);
+    const __m256i wv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), flip);
     for (int m = 0; m < M; ++m) {
       const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 32 * b));
-      const __m256 p = _mm256_cvtepi32_ps(gk_dot_s8(aw, wv, xv));
-      acc[m][b & 1] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * qx.d[m * nb + b]), acc[m][b & 1]);
+      const __m256i dot = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(qx.bias + 8 * (m * nb + b))), wv, xv);
+      acc[m][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dw * qx.d[m * nb + b]), acc[m][b & 1]);
     }
   }
   for (int m = 0; m < M; ++m) out[m] = gk_hsum8(_mm256_add_ps(acc[m][0], acc[m][1]));
@@ -365,17 +373,18 @@ GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q6_k(gk_qx qx, const uint8_t *w,
   for (int m = 0; m < M; ++m) out[m] = gk_hsum8(acc[m]);
 }
 
-/* One weight row in a block format against the quantized activations. */
 /* Q8_0 against one activation row (the tied LM head of decode: 262144 rows,
- * half of a Q4_K_M decode step): two blocks per 512-bit register, so each
- * instruction does twice the work of the 256-bit path; AVX-512 has no
- * vpsignb, so x takes w's sign through a masked negation. Blocks b and b+1
- * share a register; even pairs and odd pairs go to two accumulators, summed
- * once at the end (a fixed order). */
+ * half of a Q4_K_M decode step): two blocks per 512-bit register, each with
+ * the sign-flip and start value of gk_mv_dot_row_q8_0. Against the abs and
+ * masked negation it replaced, the LM head ran 7.2-7.7 -> 6.6-8.0 ms on one
+ * thread and 3.9-4.9 -> 3.3-3.4 ms on two (bench_kernels, cold weights,
+ * alternating runs): with two threads at the guest's best bandwidth this
+ * kernel is compute-bound. Even pairs and odd pairs go to two accumulators,
+ * summed once at the end (a fixed order). */
 GK_VNNI_TARGET GK_HOT_INLINE float gk_mv_dot_q8_0_m1(gk_qx qx, const uint8_t *w, int64_t K) {
   const int64_t nb = K / 32;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-  const __m512i zero = _mm512_setzero_si512();
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
     const gk_block_q8_0 *b0 = (const gk_block_q8_0 *)(w + 34 * b);
@@ -383,8 +392,8 @@ GK_VNNI_TARGET GK_HOT_INLINE float gk_mv_dot_q8_0_m1(gk_qx qx, const uint8_t *w,
     const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b0->qs)),
                                           _mm256_loadu_si256((const __m256i *)b1->qs), 1);
     const __m512i xv = _mm512_loadu_si512((const void *)(qx.q + 32 * b));
-    const __m512i sx = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wv), zero, xv);
-    const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wv), sx));
+    const __m512i start = _mm512_loadu_si512((const void *)(qx.bias + 8 * b));
+    const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, _mm512_xor_si512(wv, flip), xv));
     const float s0 = _cvtsh_ss(gk_load_u16(b0->d)) * qx.d[b], s1 = _cvtsh_ss(gk_load_u16(b1->d)) * qx.d[b + 1];
     const __m512 scale = _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(s0), _mm512_set1_ps(s1));
     acc[(b >> 1) & 1] = _mm512_fmadd_ps(p, scale, acc[(b >> 1) & 1]);
@@ -394,12 +403,14 @@ GK_VNNI_TARGET GK_HOT_INLINE float gk_mv_dot_q8_0_m1(gk_qx qx, const uint8_t *w,
     const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
     const __m256i wv = _mm256_loadu_si256((const __m256i *)blk->qs);
     const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + 32 * b));
-    const __m256 p = _mm256_cvtepi32_ps(gk_dot_s8(_mm256_abs_epi8(wv), wv, xv));
+    const __m256 p = _mm256_cvtepi32_ps(
+        _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(qx.bias + 8 * b)), _mm256_xor_si256(wv, _mm256_set1_epi8((char)0x80)), xv));
     tail = gk_hsum8(p) * (_cvtsh_ss(gk_load_u16(blk->d)) * qx.d[b]);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + tail;
 }
 
+/* One weight row in a block format against the quantized activations. */
 GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_vnni(int64_t fmt, gk_qx qx, const uint8_t *w, int64_t M, int64_t K,
                                                      float *out) {
   if (fmt == GK_FMT_Q8_0 && M == 1) out[0] = gk_mv_dot_q8_0_m1(qx, w, K);
