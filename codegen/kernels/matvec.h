@@ -376,7 +376,7 @@ GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q6_k(gk_qx qx, const uint8_t *w,
 /* Q8_0 against one activation row (the tied LM head of decode: 262144 rows,
  * half of a Q4_K_M decode step): two blocks per 512-bit register, each with
  * the sign-flip and start value of gk_mv_dot_row_q8_0. Against the abs and
- * masked negation it replaced, the LM head ran 7.2-7.7 -> 6.6-8.0 ms on one
+ * masked negation it replaced, the LM head ran 7.1-7.7 -> 6.6-8.0 ms on one
  * thread and 3.9-4.9 -> 3.3-3.4 ms on two (bench_kernels, cold weights,
  * alternating runs): with two threads at the guest's best bandwidth this
  * kernel is compute-bound. Even pairs and odd pairs go to two accumulators,

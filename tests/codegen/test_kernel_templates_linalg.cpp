@@ -150,6 +150,7 @@ const MatvecCase kFloatCases[] = {
 };
 const MatvecCase kBlockCases[] = {
     {GgmlType::Q8_0, 1, 1, 32},    {GgmlType::Q8_0, 1, 37, 640},  {GgmlType::Q8_0, 4, 21, 96},
+    {GgmlType::Q8_0, 1, 5, 96},  // one row: a two-block step, then an odd block
     {GgmlType::Q5_0, 1, 29, 640},  {GgmlType::Q5_0, 3, 8, 2048},  {GgmlType::Q5_0, 2, 1, 32},
     // Q5_0's VNNI dot takes blocks four at a time, then a pair, then an odd
     // last block: 2, 3 and 7 blocks reach each tail.
