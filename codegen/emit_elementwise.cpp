@@ -29,13 +29,6 @@ Type* storage_type(llvm::LLVMContext& c, DType t) {
   return nullptr;
 }
 
-Type* compute_type(llvm::LLVMContext& c, DType t) {
-  if (t == DType::f64) return Type::getDoubleTy(c);
-  if (is_floating(t)) return Type::getFloatTy(c);
-  if (is_integer(t)) return Type::getInt64Ty(c);
-  return Type::getInt1Ty(c);
-}
-
 // Loads one element and widens it to its compute type.
 llvm::Value* load_element(IRBuilder<>& b, DType t, llvm::Value* ptr) {
   llvm::Value* v = b.CreateLoad(storage_type(b.getContext(), t), ptr);
