@@ -94,15 +94,14 @@ class Team {
       return;
     }
     if (total >= kMaxChunks) throw std::runtime_error("executor: a kernel group of 2^20 chunks or more");
-    generation_ = (generation_ + 1) & kGenMask;
+    const uint64_t gen = next_generation();
     done_.store(0, std::memory_order_relaxed);
     for (int m = 0; m < members_; ++m)
-      lanes_[m].word.store(pack(generation_, total * m / members_, total * (m + 1) / members_),
-                           std::memory_order_relaxed);
+      lanes_[m].word.store(pack(gen, total * m / members_, total * (m + 1) / members_), std::memory_order_relaxed);
     // Publishing the generation publishes the lanes with it.
-    job_.store(generation_, std::memory_order_seq_cst);
+    job_.store(gen, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) job_.notify_all();
-    work(generation_, 0);
+    work(gen, 0);
     // The last chunks are running elsewhere; yield rather than spin if that
     // takes long (more threads than cores).
     for (int spins = 0; done_.load(std::memory_order_acquire) != total; spins += spins < kSpinsBeforeYield)
@@ -136,8 +135,7 @@ class Team {
   // the old one.
   void stop() {
     stopping_.store(true, std::memory_order_seq_cst);
-    generation_ = (generation_ + 1) & kGenMask;
-    job_.store(generation_, std::memory_order_seq_cst);
+    job_.store(next_generation(), std::memory_order_seq_cst);
     job_.notify_all();
   }
 
@@ -156,6 +154,8 @@ class Team {
     return gen << 40 | uint64_t(front) << 20 | uint64_t(back);
   }
   static uint64_t generation_of(uint64_t w) { return w >> 40; }
+  // Only run() and stop() publish jobs, both on the caller's thread.
+  uint64_t next_generation() const { return (job_.load(std::memory_order_relaxed) + 1) & kGenMask; }
   static int64_t front_of(uint64_t w) { return int64_t(w >> 20) & (kMaxChunks - 1); }
   static int64_t back_of(uint64_t w) { return int64_t(w) & (kMaxChunks - 1); }
 
@@ -200,7 +200,6 @@ class Team {
   const int members_;
   std::unique_ptr<Lane[]> lanes_;
   std::vector<Part> parts_;  // written by run() only while no chunk is claimable
-  uint64_t generation_ = 0;  // run()'s own count
   std::atomic<uint64_t> job_{0};  // the generation of the latest job
   std::atomic<int64_t> done_{0};
   std::atomic<int> sleepers_{0};

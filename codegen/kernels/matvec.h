@@ -185,19 +185,29 @@ GK_VNNI_TARGET static inline float gk_hsum8(__m256 v) {
  * before. Even and odd blocks go to two accumulators (one FMA chain would
  * make the FMA latency the bound), added once at the end. Handles M > 1;
  * one activation row takes gk_mv_dot_q8_0_m1. */
+/* A Q8_0 block's codes as vpdpbusd's unsigned side: w + 128. */
+GK_VNNI_TARGET static inline __m256i gk_q8_0_codes(const gk_block_q8_0 *blk) {
+  return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), _mm256_set1_epi8((char)0x80));
+}
+
+/* Block b's exact integer dot with row m's x in 8 int32 lanes, from the
+ * codes of gk_q8_0_codes. */
+GK_VNNI_TARGET static inline __m256i gk_q8_0_dot(gk_qx qx, int64_t m, int64_t K, int64_t b, __m256i codes) {
+  const __m256i start = _mm256_loadu_si256((const __m256i *)(qx.bias + 8 * (m * (K / 32) + b)));
+  return _mm256_dpbusd_epi32(start, codes, _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 32 * b)));
+}
+
 GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q8_0(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
   __m256 acc[GK_MV_MAX_M][2];
   for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
   const int64_t nb = K / 32;
-  const __m256i flip = _mm256_set1_epi8((char)0x80);
   for (int64_t b = 0; b < nb; ++b) {
     const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
     const float dw = _cvtsh_ss(gk_load_u16(blk->d));
-    const __m256i wv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), flip);
+    const __m256i codes = gk_q8_0_codes(blk);
     for (int m = 0; m < M; ++m) {
-      const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + m * K + 32 * b));
-      const __m256i dot = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(qx.bias + 8 * (m * nb + b))), wv, xv);
-      acc[m][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dw * qx.d[m * nb + b]), acc[m][b & 1]);
+      const __m256 p = _mm256_cvtepi32_ps(gk_q8_0_dot(qx, m, K, b, codes));
+      acc[m][b & 1] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * qx.d[m * nb + b]), acc[m][b & 1]);
     }
   }
   for (int m = 0; m < M; ++m) out[m] = gk_hsum8(_mm256_add_ps(acc[m][0], acc[m][1]));
@@ -401,10 +411,7 @@ GK_VNNI_TARGET GK_HOT_INLINE float gk_mv_dot_q8_0_m1(gk_qx qx, const uint8_t *w,
   float tail = 0.0f;
   if (b < nb) {
     const gk_block_q8_0 *blk = (const gk_block_q8_0 *)(w + 34 * b);
-    const __m256i wv = _mm256_loadu_si256((const __m256i *)blk->qs);
-    const __m256i xv = _mm256_loadu_si256((const __m256i *)(qx.q + 32 * b));
-    const __m256 p = _mm256_cvtepi32_ps(
-        _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(qx.bias + 8 * b)), _mm256_xor_si256(wv, _mm256_set1_epi8((char)0x80)), xv));
+    const __m256 p = _mm256_cvtepi32_ps(gk_q8_0_dot(qx, 0, K, b, gk_q8_0_codes(blk)));
     tail = gk_hsum8(p) * (_cvtsh_ss(gk_load_u16(blk->d)) * qx.d[b]);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + tail;
