@@ -64,10 +64,14 @@ Expected<KernelCall> attention(const LoweringContext& ctx) {
   // max) is 0 in float: mask_value far below any score.
   if (!(ctx.op.attr_float("mask_value") <= -1e4)) return unsupported(ctx, "mask_value above -1e4");
   const std::vector<int64_t> ms = broadcast_strides(mask.shape, {n, T});
+  // Items are (KV head, row, value slice). A decode step has one row and,
+  // in Gemma-3, one KV head: two value slices give the threads two items.
+  const int64_t slices = K * n < 4 && dv >= 32 ? 2 : 1;
   KernelCall k{"gk_attention_f32",
                {A::buf(4), A::buf(0), A::buf(1), A::buf(2), A::buf(3), A::i(H), A::i(n), A::i(hd), A::i(K), A::i(T),
-                A::i(dv), A::i(ms[0]), A::i(ms[1]), A::f(static_cast<float>(ctx.op.attr_float("scale")))}};
-  k.extent = H * n;
+                A::i(dv), A::i(ms[0]), A::i(ms[1]), A::f(static_cast<float>(ctx.op.attr_float("scale"))),
+                A::i(slices)}};
+  k.extent = K * n * slices;
   k.grain = 1;
   return k;
 }

@@ -53,56 +53,149 @@ GK_TEMPLATE void gk_rope_f32(float *y, const float *x, const float *cs, const fl
   }
 }
 
-enum { GK_MAX_HEAD_DIM = 1024 };
+/* Scratch of one work item (on the stack): the accumulators, heads of a
+ * group times the columns of its value slice (16 KiB); per head a running
+ * maximum and sum and the scores of one block of keys (16 KiB). */
+enum { GK_ATTENTION_ACC = 4096, GK_ATTENTION_HEADS = 64, GK_ATTENTION_BLOCK = 64 };
+
+/* Dot products of one key row with the query rows of ng heads (at most 4,
+ * q_stride apart): the key is loaded once for all of them, and the heads'
+ * sums are independent chains. Each sum runs in the order of gk_dot. */
+GK_HOT_INLINE void gk_dot_heads(float *out, const float *kj, const float *q, int64_t q_stride, int64_t ng,
+                                int64_t hd) {
+  gk_vf a0[4], a1[4];
+  for (int64_t g = 0; g < ng; ++g) a0[g] = a1[g] = gk_splat(0);
+  int64_t i = 0;
+  for (; i + 2 * GK_VW <= hd; i += 2 * GK_VW) {
+    const gk_vf k0 = gk_load(kj + i), k1 = gk_load(kj + i + GK_VW);
+    for (int64_t g = 0; g < ng; ++g) {
+      a0[g] += k0 * gk_load(q + g * q_stride + i);
+      a1[g] += k1 * gk_load(q + g * q_stride + i + GK_VW);
+    }
+  }
+  for (; i + GK_VW <= hd; i += GK_VW)
+    for (int64_t g = 0; g < ng; ++g) a0[g] += gk_load(kj + i) * gk_load(q + g * q_stride + i);
+  for (int64_t g = 0; g < ng; ++g) {
+    float sum = gk_hsum(a0[g] + a1[g]);
+    for (int64_t t = i; t < hd; ++t) sum += kj[t] * q[g * q_stride + t];
+    out[g] = sum;
+  }
+}
+
+/* acc[c] += sum over the block of p[b] * v[b][c] for c < w, the value rows
+ * at vb + idx[b] * dv: four vectors of columns stay in registers across the
+ * block. */
+GK_HOT_INLINE void gk_attention_values(float *acc, const float *p, const float *vb, const int32_t *idx, int64_t nb,
+                                       int64_t dv, int64_t w) {
+  int64_t c = 0;
+  for (; c + 4 * GK_VW <= w; c += 4 * GK_VW) {
+    gk_vf r0 = gk_load(acc + c), r1 = gk_load(acc + c + GK_VW);
+    gk_vf r2 = gk_load(acc + c + 2 * GK_VW), r3 = gk_load(acc + c + 3 * GK_VW);
+    for (int64_t b = 0; b < nb; ++b) {
+      const float *vr = vb + idx[b] * dv + c;
+      const gk_vf pb = gk_splat(p[b]);
+      r0 += pb * gk_load(vr);
+      r1 += pb * gk_load(vr + GK_VW);
+      r2 += pb * gk_load(vr + 2 * GK_VW);
+      r3 += pb * gk_load(vr + 3 * GK_VW);
+    }
+    gk_store(acc + c, r0);
+    gk_store(acc + c + GK_VW, r1);
+    gk_store(acc + c + 2 * GK_VW, r2);
+    gk_store(acc + c + 3 * GK_VW, r3);
+  }
+  for (; c < w; ++c)
+    for (int64_t b = 0; b < nb; ++b) acc[c] += p[b] * vb[idx[b] * dv + c];
+}
 
 /* softmax(select(mask, q k^T * scale, mask_value)) v for q [H, n, hd],
  * k [K, T, hd], v [K, T, dv] (query head h reads KV head h / (H / K)), the
- * mask read at (i, j) with strides (m_i, m_j). Items are (h, i). Keys the
- * mask hides get weight exp(mask_value - max) = 0 in the reference unless
- * every key is hidden, so they are skipped, which also skips the unused
- * rows of a KV cache; a row with every key hidden averages v, as the
- * reference's softmax over equal scores does. Online softmax: one pass over
- * the keys with a running maximum. */
+ * mask read at (i, j) with strides (m_i, m_j).
+ *
+ * Items are (kv, i, s): every query head of KV head kv at row i, for the
+ * value columns of slice s of S. The heads of a group go together so that
+ * each key and value row is read once for all of them rather than once per
+ * head. Slicing the value columns gives a decode step (one row, one KV head)
+ * more than one item for the threads; each slice computes the scores again.
+ *
+ * Keys the mask hides get weight exp(mask_value - max) = 0 in the reference
+ * unless every key is hidden, so they are skipped, which also skips the
+ * unused rows of a KV cache; a row with every key hidden averages v, as the
+ * reference's softmax over equal scores does. The visible keys go in blocks
+ * of GK_ATTENTION_BLOCK: the scores of a block, then one update of each
+ * head's running maximum (rescaling what was summed before), then the
+ * block's weights and values (online softmax by blocks). Each output element
+ * sees the same operations in the same order for any S and any split of the
+ * items. */
 GK_TEMPLATE void gk_attention_f32(float *out, const float *q, const float *k, const float *v, const uint8_t *mask,
                                   int64_t H, int64_t n, int64_t hd, int64_t K, int64_t T, int64_t dv, int64_t m_i,
-                                  int64_t m_j, float scale, int64_t begin, int64_t end) {
+                                  int64_t m_j, float scale, int64_t S, int64_t begin, int64_t end) {
   const int64_t G = H / K;
-  float acc[GK_MAX_HEAD_DIM];
+  const int64_t ds = (dv + S - 1) / S;
+  /* Heads per pass over the keys: as many as the scratch holds (the
+   * lowering keeps ds <= GK_ATTENTION_ACC). */
+  int64_t per_pass = G < GK_ATTENTION_HEADS ? G : GK_ATTENTION_HEADS;
+  if (per_pass * ds > GK_ATTENTION_ACC) per_pass = GK_ATTENTION_ACC / ds;
+  float acc[GK_ATTENTION_ACC], top[GK_ATTENTION_HEADS], sum[GK_ATTENTION_HEADS];
+  float sc[GK_ATTENTION_HEADS * GK_ATTENTION_BLOCK];
+  int32_t idx[GK_ATTENTION_BLOCK];
   for (int64_t item = begin; item < end; ++item) {
-    const int64_t h = item / n, i = item % n, kv = h / G;
-    const float *qi = q + item * hd;
+    const int64_t s = item % S, i = (item / S) % n, kv = item / (S * n);
+    const int64_t c0 = s * ds, c1 = c0 + ds < dv ? c0 + ds : dv, w = c1 - c0;
     const float *kb = k + kv * T * hd;
-    const float *vb = v + kv * T * dv;
+    const float *vb = v + kv * T * dv + c0;
     const uint8_t *mrow = mask + i * m_i;
-    float top = -INFINITY, sum = 0;
-    for (int64_t c = 0; c < dv; ++c) acc[c] = 0;
-    int64_t seen = 0;
-    for (int64_t j = 0; j < T; ++j) {
-      if (!mrow[j * m_j]) continue;
-      ++seen;
-      const float s = gk_dot(kb + j * hd, qi, hd) * scale;
-      const float *vj = vb + j * dv;
-      if (s > top) {
-        /* A new maximum rescales what is summed so far. */
-        const float r = gk_expf(top - s);
-        sum *= r;
-        for (int64_t c = 0; c < dv; ++c) acc[c] *= r;
-        top = s;
+    for (int64_t g0 = 0; g0 < G; g0 += per_pass) {
+      const int64_t ng = g0 + per_pass < G ? per_pass : G - g0;
+      const float *qg = q + ((kv * G + g0) * n + i) * hd;
+      for (int64_t g = 0; g < ng; ++g) {
+        top[g] = -INFINITY;
+        sum[g] = 0;
+        for (int64_t c = 0; c < w; ++c) acc[g * w + c] = 0;
       }
-      const float p = gk_expf(s - top);
-      sum += p;
-      for (int64_t c = 0; c < dv; ++c) acc[c] += p * vj[c];
-    }
-    float *o = out + item * dv;
-    if (seen == 0) {
-      for (int64_t c = 0; c < dv; ++c) {
-        float m = 0;
-        for (int64_t j = 0; j < T; ++j) m += vb[j * dv + c];
-        o[c] = m / (float)T;
+      int64_t seen = 0;
+      for (int64_t j = 0; j < T;) {
+        int64_t nb = 0;
+        for (; j < T && nb < GK_ATTENTION_BLOCK; ++j)
+          if (mrow[j * m_j]) idx[nb++] = (int32_t)j;
+        if (nb == 0) break;
+        seen += nb;
+        float dots[4];
+        for (int64_t b = 0; b < nb; ++b)
+          for (int64_t g = 0; g < ng; g += 4) {
+            const int64_t m = ng - g < 4 ? ng - g : 4;
+            gk_dot_heads(dots, kb + idx[b] * hd, qg + g * n * hd, n * hd, m, hd);
+            for (int64_t t = 0; t < m; ++t) sc[(g + t) * GK_ATTENTION_BLOCK + b] = dots[t] * scale;
+          }
+        for (int64_t g = 0; g < ng; ++g) {
+          float *p = sc + g * GK_ATTENTION_BLOCK;
+          float m = top[g];
+          for (int64_t b = 0; b < nb; ++b) m = p[b] > m ? p[b] : m;
+          if (m > top[g]) {
+            /* A new maximum rescales what is summed so far. */
+            const float r = gk_expf(top[g] - m);
+            sum[g] *= r;
+            for (int64_t c = 0; c < w; ++c) acc[g * w + c] *= r;
+            top[g] = m;
+          }
+          for (int64_t b = 0; b < nb; ++b) p[b] = gk_expf(p[b] - m);
+          for (int64_t b = 0; b < nb; ++b) sum[g] += p[b];
+          gk_attention_values(acc + g * w, p, vb, idx, nb, dv, w);
+        }
       }
-      continue;
+      for (int64_t g = 0; g < ng; ++g) {
+        float *o = out + ((kv * G + g0 + g) * n + i) * dv + c0;
+        if (seen == 0) {
+          for (int64_t c = 0; c < w; ++c) {
+            float mean = 0;
+            for (int64_t j = 0; j < T; ++j) mean += vb[j * dv + c];
+            o[c] = mean / (float)T;
+          }
+          continue;
+        }
+        const float inv = 1.0f / sum[g];
+        for (int64_t c = 0; c < w; ++c) o[c] = acc[g * w + c] * inv;
+      }
     }
-    const float inv = 1.0f / sum;
-    for (int64_t c = 0; c < dv; ++c) o[c] = acc[c] * inv;
   }
 }

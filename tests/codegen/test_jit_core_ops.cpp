@@ -189,5 +189,24 @@ TEST(JitCoreOps, AttentionOverManyKeys) {
                                           "f32[2,3,16]", 1e-6, 1e-5)));
 }
 
+// A decode step's shape: one query row, one KV head shared by a group of
+// query heads. The kernel splits the value columns in two (48 -> 24 each, not
+// a multiple of the vector width) and runs the whole group per item. The
+// second case has a group too large for the kernel's accumulators (16 heads
+// of 300 columns per slice), so a slice makes two passes over the keys.
+TEST(JitCoreOps, AttentionDecodeStepGroups) {
+  HostTensor mask(DType::boolean, {1, 150});
+  for (int64_t j = 0; j < 150; ++j) mask.set_int(j, j < 97);
+  HostTensor q = random_tensor(DType::f32, {4, 1, 64}, 11);
+  HostTensor k = random_tensor(DType::f32, {1, 150, 64}, 12), v = random_tensor(DType::f32, {1, 150, 48}, 13);
+  EXPECT_TRUE(jit_matches_reference(check({q, k, v, mask}, "attention %a0, %a1, %a2, %a3 {mask_value = -1e+30, scale = 0.5}",
+                                          "f32[4,1,48]", 1e-6, 1e-5)));
+  HostTensor q16 = random_tensor(DType::f32, {16, 1, 32}, 14);
+  HostTensor k16 = random_tensor(DType::f32, {1, 150, 32}, 15), v16 = random_tensor(DType::f32, {1, 150, 600}, 16);
+  EXPECT_TRUE(jit_matches_reference(check({q16, k16, v16, mask},
+                                          "attention %a0, %a1, %a2, %a3 {mask_value = -1e+30, scale = 0.5}",
+                                          "f32[16,1,600]", 1e-6, 1e-5)));
+}
+
 }  // namespace
 }  // namespace graphc
