@@ -349,6 +349,9 @@ TEST(KernelTemplatesLinalg, GegluDecodeVnni) {
   if (!host_has_vnni()) GTEST_SKIP() << "host has no AVX-512 VNNI";
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q6_K})
     for (int64_t M : {1, 2, 4}) check_geglu(t, M, 13, 512, true, false, gk_geglu_vnni);
+  // 70 outputs: two full batches of the kernel's gelu (32) and a tail of 6.
+  check_geglu(GgmlType::Q5_0, 1, 70, 640, true, false, gk_geglu_vnni);
+  check_geglu(GgmlType::Q4_K, 4, 70, 512, true, false, gk_geglu_vnni);
 }
 
 TEST(KernelTemplatesLinalg, GegluPrefill) {
