@@ -6,11 +6,14 @@
 //
 // The model is built, optimised and run exactly as graph-run does it:
 // build_gemma3, the default pass pipeline, CpuBackend with the checkpoint's
-// weights bound by gemma3_cpu_weights. The functions timed are prefill_row
-// (the whole prompt, logits of its last position only, which is what
-// generation needs and what the PyTorch side computes with logits_to_keep=1)
-// and decode_step (one token against the KV cache). Greedy argmax is taken on
-// the host; it costs microseconds next to a step.
+// weights bound by gemma3_cpu_weights. The program timed is graph-run's
+// @generate (graphs/generate.h), greedy, with no stop token: prefill_row on
+// the prompt (logits of its last position only, which is what generation
+// needs and what the PyTorch side computes with logits_to_keep=1), then
+// decode_tokens steps of argmax and decode_step in the program's own loop.
+// Each token reaches the host through `emit`: prefill is the time to the
+// first token, decode the time from the first to the last, which spans
+// decode_tokens decode steps with their argmax.
 //
 // Two weight formats: f32 (every weight dequantized once, the numbers the
 // PyTorch baseline runs on) and stored (the checkpoint's own Q4_K/Q5_0/...
@@ -66,6 +69,7 @@
 #include "bench/baseline_runner.h"
 #include "bench/machine_peaks.h"
 #include "graphs/gemma3.h"
+#include "graphs/generate.h"
 #include "passes/pass_manager.h"
 #include "runtime/gemma3_checkpoint.h"
 
@@ -126,11 +130,6 @@ int64_t peak_rss_bytes() {
   return int64_t(u.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
-int32_t argmax(const HostTensor& logits) {
-  const auto& v = logits.floats();
-  return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -171,6 +170,9 @@ void BM_Gemma3(benchmark::State& state, const std::string& format) {
   Gemma3Config config = value_or_throw(config_from_gguf(*checkpoint->gguf(), "gemma3-270m"));
   config.max_context = f.prompt_tokens + f.decode_tokens + 1;
   auto module = build_gemma3(config);
+  GenerateConfig generate;
+  generate.max_new_tokens = f.decode_tokens + 1;  // the prefill's token, then one per decode step
+  throw_if(add_generate(*module, config, generate));
   value_or_throw(run_pipeline(*module, default_pipeline()));
   auto stats = std::make_shared<WeightBindingStats>();
   auto provider = value_or_throw(gemma3_cpu_weights(
@@ -179,29 +181,32 @@ void BM_Gemma3(benchmark::State& state, const std::string& format) {
   backend.set_weight_provider(provider);
 
   const auto compile_start = Clock::now();
-  throw_if(backend.compile("prefill_row", {{"seq", f.prompt_tokens}}));
-  throw_if(backend.compile("decode_step"));
+  throw_if(backend.compile("generate", {{"seq", f.prompt_tokens}}));
   const double compile_s = seconds_since(compile_start);
 
   const HostTensor tokens = HostTensor::from_ints(DType::i32, {int64_t(ids.size())},
                                                   std::vector<int64_t>(ids.begin(), ids.end()));
-  const HostTensor last_row = HostTensor::scalar(DType::i32, double(ids.size() - 1));
+  const HostTensor seed = HostTensor::scalar(DType::i64, 0);
   std::vector<int32_t> greedy;
-  // One prefill and decode_tokens greedy steps: (prefill s, decode s).
+  std::vector<Clock::time_point> arrived;
+  backend.set_emit_handler([&](const std::string& channel, const HostTensor& v) {
+    if (channel == "token") {
+      arrived.push_back(Clock::now());
+      greedy.push_back(int32_t(v.get_int(0)));
+    }
+    return false;
+  });
+  // One generation: (prefill s, decode s).
   auto run_once = [&]() -> std::pair<double, double> {
     greedy.clear();
-    auto t0 = Clock::now();
-    const auto logits = value_or_throw(backend.run("prefill_row", {tokens, last_row}));
-    const double prefill_s = seconds_since(t0);
-    int32_t next = argmax(logits.at(0));
-    t0 = Clock::now();
-    for (int s = 0; s < f.decode_tokens; ++s) {
-      greedy.push_back(next);
-      const auto out = value_or_throw(backend.run(
-          "decode_step", {HostTensor::scalar(DType::i32, next), HostTensor::scalar(DType::i32, double(ids.size() + s))}));
-      next = argmax(out.at(0));
-    }
-    return {prefill_s, seconds_since(t0)};
+    arrived.clear();
+    const auto start = Clock::now();
+    value_or_throw(backend.run("generate", {tokens, seed}));
+    if (int(arrived.size()) != f.decode_tokens + 1)
+      throw std::runtime_error("generate emitted " + std::to_string(arrived.size()) + " tokens, expected " +
+                               std::to_string(f.decode_tokens + 1));
+    return {std::chrono::duration<double>(arrived.front() - start).count(),
+            std::chrono::duration<double>(arrived.back() - arrived.front()).count()};
   };
 
   run_once();  // warm-up: binds the weights, faults the pages in
