@@ -21,7 +21,14 @@ Val seen_tokens(Builder& b, Val prompt, Val length_i32, int64_t V) {
 }
 
 // The token loop: from the logits after the prompt, at most N steps of
-// choose, write, emit, stop or decode. Returns {tokens i32[N], count i32[]}.
+// write, emit, stop or decode and choose. Returns {tokens i32[N], count i32[]}.
+//
+// The loop carries the chosen token, not the logits it came from: a step
+// samples the next token right after its decode_step, inside the branch that
+// runs it. So the loop's carried values and the branch's results are
+// scalars, where carrying the [V] logits (1 MiB for Gemma-3) copied them
+// several times per token. The seen-token mask is carried only when the
+// repetition penalty updates it.
 std::pair<Val, Val> generation_loop(Builder& b, Val first_logits, Val first_pos, Val seed, Val seen,
                                     const GenerateConfig& g) {
   const int64_t N = g.max_new_tokens;
@@ -29,12 +36,13 @@ std::pair<Val, Val> generation_loop(Builder& b, Val first_logits, Val first_pos,
   const Val no_tokens = b.constant(0.0, TensorType(DType::i32, {N}));
   const Val zero = b.scalar(0, DType::i32);
   const Val trips = b.scalar(double(N), DType::i64);
-  std::vector<Val> init = {first_logits, first_pos, no_tokens, zero, seed, seen};
+  auto [first_token, first_rng] = sample_token(b, first_logits, seen, seed, g.sampling);
+  std::vector<Val> init = {first_token, first_pos, no_tokens, zero, first_rng};
+  if (track_seen) init.push_back(seen);
   std::vector<Val> out = b.loop(
       trips, init,
       [&](Builder& body, Val i, const std::vector<Val>& c) -> std::vector<Val> {
-        const Val logits = c[0], pos = c[1], tokens = c[2], count = c[3], rng = c[4], seen_now = c[5];
-        auto [token, next_rng] = sample_token(body, logits, seen_now, rng, g.sampling);
+        const Val token = c[0], pos = c[1], tokens = c[2], count = c[3], rng = c[4];
         const Val token_row = body.reshape(token, {1});
         const Val written = body.dynamic_update_slice(tokens, token_row, {i});
         const Val host_stop = body.op1("emit", {token}, {{"channel", "token"}});
@@ -52,17 +60,23 @@ std::pair<Val, Val> generation_loop(Builder& b, Val first_logits, Val first_pos,
         const Val last_step = body.compare(i, "eq", body.scalar(double(N - 1), DType::i64));
         const Val stop_or_host = either(is_stop_token, host_stop);
         const Val stop = either(stop_or_host, last_step);
-        Val new_seen = seen_now;
+        Val new_seen = seen;
         if (track_seen) {
           const Val one = body.constant(1.0, TensorType(DType::f32, {1}));
-          new_seen = body.dynamic_update_slice(seen_now, one, {token});
+          new_seen = body.dynamic_update_slice(c[5], one, {token});
         }
-        // The next logits only when the loop goes on.
-        const Val next_logits = body.if_(
-            stop, [&](Builder&) -> std::vector<Val> { return {logits}; },
-            [&](Builder& go) -> std::vector<Val> { return {go.call("decode_step", {token, pos})[0]}; })[0];
+        // The next token only when the loop goes on.
+        const std::vector<Val> next = body.if_(
+            stop, [&](Builder&) -> std::vector<Val> { return {token, rng}; },
+            [&](Builder& go) -> std::vector<Val> {
+              const Val logits = go.call("decode_step", {token, pos})[0];
+              auto [next_token, next_rng] = sample_token(go, logits, new_seen, rng, g.sampling);
+              return {next_token, next_rng};
+            });
         const Val next_pos = body.add(pos, body.scalar(1, DType::i32));
-        return {stop, next_logits, next_pos, written, new_count, next_rng, new_seen};
+        std::vector<Val> yields = {stop, next[0], next_pos, written, new_count, next[1]};
+        if (track_seen) yields.push_back(new_seen);
+        return yields;
       },
       /*has_exit=*/true);
   return {out[2], out[3]};
