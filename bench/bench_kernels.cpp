@@ -86,14 +86,15 @@ struct Compiled {
   KernelCall call;
 };
 
-Compiled compile_op(const std::string& op_text, std::vector<BufferInfo> operands, std::vector<BufferInfo> results) {
+Compiled compile_op(const std::string& op_text, std::vector<BufferInfo> operands, std::vector<BufferInfo> results,
+                    const std::string& op_name = "matmul") {
   auto module = parse_module(op_text, "<bench>");
   if (!module.ok()) throw std::runtime_error(module.error().message);
   const Op* op = nullptr;
   for (const auto& o : (*module)->function("f")->body()->ops())
-    if (o->name() == "matmul") op = o.get();
+    if (o->name() == op_name) op = o.get();
   LoweringContext ctx{*op, std::move(operands), std::move(results), host_cpu_features()};
-  auto call = (*KernelLowerings::instance().find("matmul"))(ctx);
+  auto call = (*KernelLowerings::instance().find(op_name))(ctx);
   if (!call.ok()) throw std::runtime_error(call.error().message);
   auto fns = jit().compile({*call});
   if (!fns.ok()) throw std::runtime_error(fns.error().message);
@@ -257,6 +258,52 @@ void BM_OpenblasSgemm(benchmark::State& state) {
                                                  benchmark::Counter::kIs1000);
 }
 
+// Decode attention at Gemma-3 270M's shape: 4 query heads on one KV head of
+// 256, one query row against a KV cache of 512 rows of which the first T are
+// visible: args T, threads, cold (0: the same cache every call, so it stays
+// in L2/L3; 1: copies of it past the L3, so the rows come from DRAM as in a
+// decode step, where the layer's weights have streamed through the cache
+// since the layer last read its KV cache). GB/s = the visible K and V bytes.
+void BM_AttentionDecode(benchmark::State& state) {
+  const int64_t T = state.range(0), cache = 512, H = 4, hd = 256;
+  const int threads = static_cast<int>(state.range(1));
+  const bool cold = state.range(2) != 0;
+  const std::string q = "f32[4,1,256]", kv = "f32[1,512,256]", m = "bool[1,512]";
+  const std::string text = "module @b\nfunc @f(%q: " + q + ", %k: " + kv + ", %v: " + kv + ", %m: " + m + ") -> (" + q +
+                           ") {\n  %y = attention %q, %k, %v, %m {mask_value = -1e+30, scale = 0.0625} : " + q +
+                           "\n  return %y\n}\n";
+  Compiled k;
+  try {
+    k = compile_op(text,
+                   {{DType::f32, {H, 1, hd}}, {DType::f32, {1, cache, hd}}, {DType::f32, {1, cache, hd}},
+                    {DType::boolean, {1, cache}}},
+                   {{DType::f32, {H, 1, hd}}}, "attention");
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const int64_t kv_bytes = 2 * cache * hd * 4;
+  const int64_t copies = cold ? (kColdBytes + kv_bytes - 1) / kv_bytes : 1;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> qv(H * hd), y(H * hd), one(2 * cache * hd);
+  for (auto& v : qv) v = dist(rng);
+  for (auto& v : one) v = dist(rng);
+  std::vector<std::vector<float>> kvs(copies, one);
+  std::vector<uint8_t> mask(cache);
+  for (int64_t j = 0; j < cache; ++j) mask[j] = j < T;
+  int64_t c = 0;
+  for (auto _ : state) {
+    void* buffers[] = {qv.data(), kvs[c].data(), kvs[c].data() + cache * hd, mask.data(), y.data()};
+    run_kernel(k, buffers, threads);
+    benchmark::DoNotOptimize(y.data());
+    c = (c + 1) % copies;
+  }
+  state.counters["GB/s"] = benchmark::Counter(2.0 * T * hd * 4, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+  state.SetLabel(k.call.name);
+}
+
 // Gemma-3 270M: q/k/v/o, gate/up/down and the tied embedding (N x K).
 const std::vector<std::pair<int64_t, int64_t>> kShapes = {{1024, 640}, {256, 640},  {640, 1024},
                                                           {2048, 640}, {640, 2048}, {262144, 640}};
@@ -279,6 +326,10 @@ void sgemv_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Matvec)->ArgNames({"N", "K", "fmt", "threads", "portable"})->Apply(matvec_args)->UseRealTime();
 BENCHMARK(BM_OpenblasSgemv)->ArgNames({"N", "K", "threads"})->Apply(sgemv_args)->UseRealTime();
+BENCHMARK(BM_AttentionDecode)
+    ->ArgNames({"T", "threads", "cold"})
+    ->ArgsProduct({{64, 192, 448}, {1, 2}, {0, 1}})
+    ->UseRealTime();
 BENCHMARK(BM_Gemm)
     ->ArgNames({"M", "N", "K", "fmt", "threads"})
     ->Args({128, 2048, 640, 0, 1})
