@@ -299,45 +299,56 @@ GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q5_0(gk_qx qx, const uint8_t *w,
 }
 
 /* Q4_K: per sub-block j of 32, sum_k (d sc_j q_k - dmin m_j) dx qx_k
- *   = d dx sum_j sc_j (q . qx)_j - dmin dx sum_j m_j bsum_j. */
+ *   = d dx sum_j sc_j (q . qx)_j - dmin dx sum_j m_j bsum_j.
+ * The 6-bit scales and mins of a super-block are unpacked together from its
+ * three 32-bit words into one vector of 16-bit lanes [sc_0..7, m_0..7], so
+ * the per-block work is vector work: vpmaddubsw takes codes times x to
+ * pairs (at most 2 * 15 * 128, no saturation), vpmaddwd weights the pairs
+ * by the sub-block's scale (a vpermw of that vector), and the mins' term
+ * is one 8-lane product per block (m_j bsum_j at most 63 * 4064, exact in
+ * f32), scaled and summed in f32 lanes beside the main sum. */
 GK_VNNI_TARGET GK_HOT_INLINE void gk_mv_dot_row_q4_k(gk_qx qx, const uint8_t *w, int64_t M, int64_t K, float *out) {
-  __m256 acc[GK_MV_MAX_M];
-  float mins[GK_MV_MAX_M];
-  for (int m = 0; m < GK_MV_MAX_M; ++m) {
-    acc[m] = _mm256_setzero_ps();
-    mins[m] = 0.0f;
-  }
+  __m256 acc[GK_MV_MAX_M], macc[GK_MV_MAX_M];
+  for (int m = 0; m < GK_MV_MAX_M; ++m) acc[m] = macc[m] = _mm256_setzero_ps();
   const int64_t nb = K / 256;
+  const __m256i low4 = _mm256_set1_epi8(0xF);
   for (int64_t b = 0; b < nb; ++b) {
     const gk_block_q4_k *blk = (const gk_block_q4_k *)(w + 144 * b);
     const float d = _cvtsh_ss(gk_load_u16(blk->d)), dmin = _cvtsh_ss(gk_load_u16(blk->dmin));
-    int sc[8], mn[8];
-    for (int j = 0; j < 8; ++j) gk_k_scale_min(blk->scales, j, &sc[j], &mn[j]);
+    /* gk_k_scale_min for all j: bytes 0-3 hold sc_0..3 and the top bits
+     * of sc_4..7, bytes 4-7 m_0..3 and the top bits of m_4..7, bytes 8-11
+     * the low nibbles of sc_4..7 and (high nibbles) of m_4..7. */
+    const uint32_t u0 = gk_load_u32(blk->scales), u1 = gk_load_u32(blk->scales + 4), u2 = gk_load_u32(blk->scales + 8);
+    const uint32_t sc_lo = u0 & 0x3f3f3f3fu, mn_lo = u1 & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
+    const uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);
+    const __m128i packed = _mm_set_epi32((int)mn_hi, (int)mn_lo, (int)sc_hi, (int)sc_lo);
+    const __m256i sm16 = _mm256_cvtepu8_epi16(packed);
+    const __m256i mn32 = _mm256_cvtepu8_epi32(_mm_srli_si128(packed, 8));
     __m256i isum[GK_MV_MAX_M];
     for (int m = 0; m < GK_MV_MAX_M; ++m) isum[m] = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
       const __m256i q = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * c));
-      const __m256i lo = _mm256_and_si256(q, _mm256_set1_epi8(0xF));
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(0xF));
+      const __m256i lo = _mm256_and_si256(q, low4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      const __m256i sc_lo_v = _mm256_permutexvar_epi16(_mm256_set1_epi16((short)(2 * c)), sm16);
+      const __m256i sc_hi_v = _mm256_permutexvar_epi16(_mm256_set1_epi16((short)(2 * c + 1)), sm16);
       for (int m = 0; m < M; ++m) {
         const int8_t *xq = qx.q + m * K + 256 * b + 64 * c;
-        const __m256i plo = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)xq));
-        const __m256i phi =
-            _mm256_dpbusd_epi32(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(xq + 32)));
-        isum[m] = _mm256_add_epi32(isum[m], _mm256_add_epi32(_mm256_mullo_epi32(plo, _mm256_set1_epi32(sc[2 * c])),
-                                                             _mm256_mullo_epi32(phi, _mm256_set1_epi32(sc[2 * c + 1]))));
+        const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xq));
+        const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xq + 32)));
+        isum[m] = _mm256_add_epi32(isum[m],
+                                   _mm256_add_epi32(_mm256_madd_epi16(plo, sc_lo_v), _mm256_madd_epi16(phi, sc_hi_v)));
       }
     }
     for (int m = 0; m < M; ++m) {
-      const int32_t *bs = qx.bsum + m * (K / 32) + 8 * b;
-      int32_t msum = 0;
-      for (int j = 0; j < 8; ++j) msum += mn[j] * bs[j];
       const float dx = qx.d[m * nb + b];
+      const __m256i bs = _mm256_loadu_si256((const __m256i *)(qx.bsum + m * (K / 32) + 8 * b));
       acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[m]), _mm256_set1_ps(d * dx), acc[m]);
-      mins[m] += dmin * dx * (float)msum;
+      macc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(mn32, bs)), _mm256_set1_ps(dmin * dx), macc[m]);
     }
   }
-  for (int m = 0; m < M; ++m) out[m] = gk_hsum8(acc[m]) - mins[m];
+  for (int m = 0; m < M; ++m) out[m] = gk_hsum8(acc[m]) - gk_hsum8(macc[m]);
 }
 
 /* Q6_K: signed 6-bit weights (q - 32) with one int8 scale per 16; vpmaddubsw
