@@ -182,11 +182,14 @@ class Gemma3Builder {
     auto project = [&](const char* proj, int64_t heads) {
       return b.reshape(b.matmul(h, w(b, i, proj), false, true), {n, heads, c_.head_dim});
     };
+    // The three projections first, then what depends on them: the CPU
+    // backend runs consecutive independent kernels as one parallel job, so
+    // q, k and v become one job rather than three interleaved with the norms.
     Val q_rows = project("q_proj", c_.heads);
-    Val q = rms_norm(b, q_rows, w(b, i, "q_norm"), c_.rms_eps);
     Val k_rows = project("k_proj", c_.kv_heads);
-    Val k = rms_norm(b, k_rows, w(b, i, "k_norm"), c_.rms_eps);
     Val v = project("v_proj", c_.kv_heads);
+    Val q = rms_norm(b, q_rows, w(b, i, "q_norm"), c_.rms_eps);
+    Val k = rms_norm(b, k_rows, w(b, i, "k_norm"), c_.rms_eps);
     q = apply_rope(b, q, table.first, table.second);
     k = apply_rope(b, k, table.first, table.second);
     const int64_t kv_width = c_.kv_heads * c_.head_dim;
