@@ -292,9 +292,10 @@ void BM_AttentionDecode(benchmark::State& state) {
   std::vector<std::vector<float>> kvs(copies, one);
   std::vector<uint8_t> mask(cache);
   for (int64_t j = 0; j < cache; ++j) mask[j] = j < T;
+  std::vector<uint8_t> scratch(std::max<int64_t>(1, k.call.scratch_bytes));  // zero, as the backend gives it
   int64_t c = 0;
   for (auto _ : state) {
-    void* buffers[] = {qv.data(), kvs[c].data(), kvs[c].data() + cache * hd, mask.data(), y.data()};
+    void* buffers[] = {qv.data(), kvs[c].data(), kvs[c].data() + cache * hd, mask.data(), y.data(), scratch.data()};
     run_kernel(k, buffers, threads);
     benchmark::DoNotOptimize(y.data());
     c = (c + 1) % copies;

@@ -44,6 +44,10 @@ struct KernelCall {
   std::vector<KernelArg> args;
   int64_t extent = 1;  // work items
   int64_t grain = 1;   // fewest work items worth a task of their own
+  // When > 0, one more buffer (index operands + results) of this many bytes,
+  // private to the launch, zero before its first call and kept between its
+  // calls: what the template leaves there it must set back (e.g. counters).
+  int64_t scratch_bytes = 0;
 
   // Text naming the specialised kernel: equal keys compile to one function.
   std::string key() const;

@@ -64,14 +64,25 @@ Expected<KernelCall> attention(const LoweringContext& ctx) {
   // max) is 0 in float: mask_value far below any score.
   if (!(ctx.op.attr_float("mask_value") <= -1e4)) return unsupported(ctx, "mask_value above -1e4");
   const std::vector<int64_t> ms = broadcast_strides(mask.shape, {n, T});
-  // Items are (KV head, row, value slice). A decode step has one row and,
-  // in Gemma-3, one KV head: two value slices give the threads two items.
-  const int64_t slices = K * n < 4 && dv >= 32 ? 2 : 1;
+  const A scale = A::f(static_cast<float>(ctx.op.attr_float("scale")));
+  const int64_t G = H / K;
+  if (K * n < 4 && G <= 64) {
+    // A decode step (one row, in Gemma-3 one KV head) would be one item or
+    // few: the keys go in two halves, one item each, merged through a
+    // scratch buffer, so each thread reads half of the KV cache. (64: the
+    // kernel's GK_ATTENTION_HEADS.)
+    KernelCall k{"gk_attention_split_f32",
+                 {A::buf(4), A::buf(0), A::buf(1), A::buf(2), A::buf(3), A::buf(5), A::i(H), A::i(n), A::i(hd), A::i(K),
+                  A::i(T), A::i(dv), A::i(ms[0]), A::i(ms[1]), scale}};
+    k.extent = K * n * 2;
+    k.grain = 1;
+    k.scratch_bytes = K * n * (64 + 2 * 4 * (2 * G + G * dv));  // gk_attention_split_part
+    return k;
+  }
   KernelCall k{"gk_attention_f32",
                {A::buf(4), A::buf(0), A::buf(1), A::buf(2), A::buf(3), A::i(H), A::i(n), A::i(hd), A::i(K), A::i(T),
-                A::i(dv), A::i(ms[0]), A::i(ms[1]), A::f(static_cast<float>(ctx.op.attr_float("scale"))),
-                A::i(slices)}};
-  k.extent = K * n * slices;
+                A::i(dv), A::i(ms[0]), A::i(ms[1]), scale}};
+  k.extent = K * n;
   k.grain = 1;
   return k;
 }

@@ -107,6 +107,7 @@ struct Program {
   int64_t arena_bytes = 0, lower_bound_bytes = 0;
   std::string plan_report, plan_json;
   std::vector<Buffer> constants;
+  std::vector<std::shared_ptr<void>> scratch;  // KernelCall::scratch_bytes, one per launch that asks
   int launches = 0;
   bool running = false;
 };
@@ -379,6 +380,12 @@ class CpuBackend::Impl {
         extent = call->extent;
         grain = std::max<int64_t>(1, call->grain);
         key = call->key();
+        if (call->scratch_bytes > 0) {
+          // Zeroed by allocate_aligned; written by this launch only.
+          p.scratch.push_back(allocate_aligned(call->scratch_bytes));
+          st.slots.push_back(new_slot(nullptr, SlotInfo{DType::boolean, {call->scratch_bytes}, call->scratch_bytes,
+                                                        std::nullopt, p.scratch.back().get()}));
+        }
         source = std::move(*call);
       }
       auto [it, inserted] = kernel_index.emplace(key, static_cast<int>(p.sources.size()));

@@ -108,94 +108,166 @@ GK_HOT_INLINE void gk_attention_values(float *acc, const float *p, const float *
     for (int64_t b = 0; b < nb; ++b) acc[c] += p[b] * vb[idx[b] * dv + c];
 }
 
+/* The online softmax over the visible keys of mask row mrow whose ordinal
+ * among the visible ones is in [lo, hi), for ng query heads (rows qg,
+ * q_stride apart) and value columns [0, w) of vb (rows dv apart): adds to
+ * acc[g * w + c], top[g] (running maximum) and sum[g], unnormalised. Keys go
+ * in blocks of GK_ATTENTION_BLOCK: the scores of a block, then one update of
+ * each head's maximum (rescaling what was summed before), then the block's
+ * weights and values. */
+GK_HOT_INLINE void gk_attention_pass(float *acc, float *top, float *sum, const float *qg, int64_t q_stride, int64_t ng,
+                                     const float *kb, int64_t hd, const float *vb, int64_t dv, int64_t w,
+                                     const uint8_t *mrow, int64_t m_j, int64_t T, int64_t lo, int64_t hi, float scale) {
+  float sc[GK_ATTENTION_HEADS * GK_ATTENTION_BLOCK];
+  int32_t idx[GK_ATTENTION_BLOCK];
+  int64_t ordinal = 0;
+  for (int64_t j = 0; j < T && ordinal < hi;) {
+    int64_t nb = 0;
+    for (; j < T && nb < GK_ATTENTION_BLOCK && ordinal < hi; ++j)
+      if (mrow[j * m_j] && ordinal++ >= lo) idx[nb++] = (int32_t)j;
+    if (nb == 0) continue;
+    float dots[4];
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t g = 0; g < ng; g += 4) {
+        const int64_t m = ng - g < 4 ? ng - g : 4;
+        /* A constant head count keeps the sums in registers. */
+        if (m == 4)
+          gk_dot_heads(dots, kb + idx[b] * hd, qg + g * q_stride, q_stride, 4, hd);
+        else
+          gk_dot_heads(dots, kb + idx[b] * hd, qg + g * q_stride, q_stride, m, hd);
+        for (int64_t t = 0; t < m; ++t) sc[(g + t) * GK_ATTENTION_BLOCK + b] = dots[t] * scale;
+      }
+    for (int64_t g = 0; g < ng; ++g) {
+      float *p = sc + g * GK_ATTENTION_BLOCK;
+      float m = top[g];
+      for (int64_t b = 0; b < nb; ++b) m = p[b] > m ? p[b] : m;
+      if (m > top[g]) {
+        /* A new maximum rescales what is summed so far. */
+        const float r = gk_expf(top[g] - m);
+        sum[g] *= r;
+        for (int64_t c = 0; c < w; ++c) acc[g * w + c] *= r;
+        top[g] = m;
+      }
+      for (int64_t b = 0; b < nb; ++b) p[b] = gk_expf(p[b] - m);
+      for (int64_t b = 0; b < nb; ++b) sum[g] += p[b];
+      gk_attention_values(acc + g * w, p, vb, idx, nb, dv, w);
+    }
+  }
+}
+
+/* A row with every key hidden: the mean of v over all T rows, columns
+ * [0, w) (the reference's softmax over equal scores). */
+GK_HOT_INLINE void gk_attention_mean(float *o, const float *vb, int64_t dv, int64_t w, int64_t T) {
+  for (int64_t c = 0; c < w; ++c) {
+    float mean = 0;
+    for (int64_t j = 0; j < T; ++j) mean += vb[j * dv + c];
+    o[c] = mean / (float)T;
+  }
+}
+
 /* softmax(select(mask, q k^T * scale, mask_value)) v for q [H, n, hd],
  * k [K, T, hd], v [K, T, dv] (query head h reads KV head h / (H / K)), the
  * mask read at (i, j) with strides (m_i, m_j).
  *
- * Items are (kv, i, s): every query head of KV head kv at row i, for the
- * value columns of slice s of S. The heads of a group go together so that
- * each key and value row is read once for all of them rather than once per
- * head. Slicing the value columns gives a decode step (one row, one KV head)
- * more than one item for the threads; each slice computes the scores again.
+ * Items are (kv, i): every query head of KV head kv at row i. The heads of a
+ * group go together so that each key and value row is read once for all of
+ * them rather than once per head.
  *
  * Keys the mask hides get weight exp(mask_value - max) = 0 in the reference
  * unless every key is hidden, so they are skipped, which also skips the
  * unused rows of a KV cache; a row with every key hidden averages v, as the
- * reference's softmax over equal scores does. The visible keys go in blocks
- * of GK_ATTENTION_BLOCK: the scores of a block, then one update of each
- * head's running maximum (rescaling what was summed before), then the
- * block's weights and values (online softmax by blocks). Each output element
- * sees the same operations in the same order for any S and any split of the
- * items. */
+ * reference's softmax over equal scores does. Each output element sees the
+ * same operations in the same order for any split of the items. */
 GK_TEMPLATE void gk_attention_f32(float *out, const float *q, const float *k, const float *v, const uint8_t *mask,
                                   int64_t H, int64_t n, int64_t hd, int64_t K, int64_t T, int64_t dv, int64_t m_i,
-                                  int64_t m_j, float scale, int64_t S, int64_t begin, int64_t end) {
+                                  int64_t m_j, float scale, int64_t begin, int64_t end) {
   const int64_t G = H / K;
-  const int64_t ds = (dv + S - 1) / S;
   /* Heads per pass over the keys: as many as the scratch holds (the
-   * lowering keeps ds <= GK_ATTENTION_ACC). */
+   * lowering keeps dv <= GK_ATTENTION_ACC). */
   int64_t per_pass = G < GK_ATTENTION_HEADS ? G : GK_ATTENTION_HEADS;
-  if (per_pass * ds > GK_ATTENTION_ACC) per_pass = GK_ATTENTION_ACC / ds;
+  if (per_pass * dv > GK_ATTENTION_ACC) per_pass = GK_ATTENTION_ACC / dv;
   float acc[GK_ATTENTION_ACC], top[GK_ATTENTION_HEADS], sum[GK_ATTENTION_HEADS];
-  float sc[GK_ATTENTION_HEADS * GK_ATTENTION_BLOCK];
-  int32_t idx[GK_ATTENTION_BLOCK];
   for (int64_t item = begin; item < end; ++item) {
-    const int64_t s = item % S, i = (item / S) % n, kv = item / (S * n);
-    const int64_t c0 = s * ds, c1 = c0 + ds < dv ? c0 + ds : dv, w = c1 - c0;
+    const int64_t i = item % n, kv = item / n;
     const float *kb = k + kv * T * hd;
-    const float *vb = v + kv * T * dv + c0;
+    const float *vb = v + kv * T * dv;
     const uint8_t *mrow = mask + i * m_i;
+    int64_t visible = 0;
+    for (int64_t j = 0; j < T; ++j) visible += mrow[j * m_j] != 0;
     for (int64_t g0 = 0; g0 < G; g0 += per_pass) {
       const int64_t ng = g0 + per_pass < G ? per_pass : G - g0;
-      const float *qg = q + ((kv * G + g0) * n + i) * hd;
       for (int64_t g = 0; g < ng; ++g) {
         top[g] = -INFINITY;
         sum[g] = 0;
-        for (int64_t c = 0; c < w; ++c) acc[g * w + c] = 0;
+        for (int64_t c = 0; c < dv; ++c) acc[g * dv + c] = 0;
       }
-      int64_t seen = 0;
-      for (int64_t j = 0; j < T;) {
-        int64_t nb = 0;
-        for (; j < T && nb < GK_ATTENTION_BLOCK; ++j)
-          if (mrow[j * m_j]) idx[nb++] = (int32_t)j;
-        if (nb == 0) break;
-        seen += nb;
-        float dots[4];
-        for (int64_t b = 0; b < nb; ++b)
-          for (int64_t g = 0; g < ng; g += 4) {
-            const int64_t m = ng - g < 4 ? ng - g : 4;
-            gk_dot_heads(dots, kb + idx[b] * hd, qg + g * n * hd, n * hd, m, hd);
-            for (int64_t t = 0; t < m; ++t) sc[(g + t) * GK_ATTENTION_BLOCK + b] = dots[t] * scale;
-          }
-        for (int64_t g = 0; g < ng; ++g) {
-          float *p = sc + g * GK_ATTENTION_BLOCK;
-          float m = top[g];
-          for (int64_t b = 0; b < nb; ++b) m = p[b] > m ? p[b] : m;
-          if (m > top[g]) {
-            /* A new maximum rescales what is summed so far. */
-            const float r = gk_expf(top[g] - m);
-            sum[g] *= r;
-            for (int64_t c = 0; c < w; ++c) acc[g * w + c] *= r;
-            top[g] = m;
-          }
-          for (int64_t b = 0; b < nb; ++b) p[b] = gk_expf(p[b] - m);
-          for (int64_t b = 0; b < nb; ++b) sum[g] += p[b];
-          gk_attention_values(acc + g * w, p, vb, idx, nb, dv, w);
-        }
-      }
+      gk_attention_pass(acc, top, sum, q + ((kv * G + g0) * n + i) * hd, n * hd, ng, kb, hd, vb, dv, dv, mrow, m_j, T,
+                        0, visible, scale);
       for (int64_t g = 0; g < ng; ++g) {
-        float *o = out + ((kv * G + g0 + g) * n + i) * dv + c0;
-        if (seen == 0) {
-          for (int64_t c = 0; c < w; ++c) {
-            float mean = 0;
-            for (int64_t j = 0; j < T; ++j) mean += vb[j * dv + c];
-            o[c] = mean / (float)T;
-          }
+        float *o = out + ((kv * G + g0 + g) * n + i) * dv;
+        if (visible == 0) {
+          gk_attention_mean(o, vb, dv, dv, T);
           continue;
         }
         const float inv = 1.0f / sum[g];
-        for (int64_t c = 0; c < w; ++c) o[c] = acc[g * w + c] * inv;
+        for (int64_t c = 0; c < dv; ++c) o[c] = acc[g * dv + c] * inv;
       }
+    }
+  }
+}
+
+/* Bytes of gk_attention_split_f32's scratch per (kv, i): a 64-byte counter
+ * line, then per half top[G], sum[G], acc[G * dv]. */
+static inline int64_t gk_attention_split_part(int64_t G, int64_t dv) { return 64 + 2 * 4 * (2 * G + G * dv); }
+
+/* The attention of gk_attention_f32 for a decode step, with the visible
+ * keys of each (kv, i) split in two halves (items (kv, i, half)), so each
+ * thread reads half of the KV cache rather than all of the keys and half of
+ * the values. Each half leaves its unnormalised sums in `scratch` (one
+ * gk_attention_split_part per (kv, i), private to this launch, zero on the
+ * first call); the second half to finish, told by a counter there, merges
+ * the two, half 0 first whichever finished first, and sets the counter back
+ * to 0 for the next call. The lowering uses it when a group's accumulators
+ * (G * dv) fit GK_ATTENTION_ACC. */
+GK_TEMPLATE void gk_attention_split_f32(float *out, const float *q, const float *k, const float *v,
+                                        const uint8_t *mask, uint8_t *scratch, int64_t H, int64_t n, int64_t hd,
+                                        int64_t K, int64_t T, int64_t dv, int64_t m_i, int64_t m_j, float scale,
+                                        int64_t begin, int64_t end) {
+  const int64_t G = H / K, part = gk_attention_split_part(G, dv), half_floats = 2 * G + G * dv;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t half = item % 2, r = item / 2, i = r % n, kv = r / n;
+    const float *kb = k + kv * T * hd;
+    const float *vb = v + kv * T * dv;
+    const uint8_t *mrow = mask + i * m_i;
+    int64_t visible = 0;
+    for (int64_t j = 0; j < T; ++j) visible += mrow[j * m_j] != 0;
+    const int64_t mid = (visible + 1) / 2;
+    uint8_t *base = scratch + r * part;
+    float *mine = (float *)(base + 64) + half * half_floats;
+    float *top = mine, *sum = mine + G, *acc = mine + 2 * G;
+    for (int64_t g = 0; g < G; ++g) {
+      top[g] = -INFINITY;
+      sum[g] = 0;
+    }
+    for (int64_t c = 0; c < G * dv; ++c) acc[c] = 0;
+    gk_attention_pass(acc, top, sum, q + (kv * G * n + i) * hd, n * hd, G, kb, hd, vb, dv, dv, mrow, m_j, T,
+                      half ? mid : 0, half ? visible : mid, scale);
+    int32_t *counter = (int32_t *)base;
+    if (__atomic_add_fetch(counter, 1, __ATOMIC_ACQ_REL) < 2) continue;
+    __atomic_store_n(counter, 0, __ATOMIC_RELAXED);
+    const float *h0 = (const float *)(base + 64), *h1 = h0 + half_floats;
+    for (int64_t g = 0; g < G; ++g) {
+      float *o = out + ((kv * G + g) * n + i) * dv;
+      if (visible == 0) {
+        gk_attention_mean(o, vb, dv, dv, T);
+        continue;
+      }
+      const float t0 = h0[g], t1 = h1[g], t = t0 > t1 ? t0 : t1;
+      /* An empty half has top -inf and weight exp(-inf) = 0. */
+      const float r0 = gk_expf(t0 - t), r1 = gk_expf(t1 - t);
+      const float inv = 1.0f / (h0[G + g] * r0 + h1[G + g] * r1);
+      const float *a0 = h0 + 2 * G + g * dv, *a1 = h1 + 2 * G + g * dv;
+      for (int64_t c = 0; c < dv; ++c) o[c] = (a0[c] * r0 + a1[c] * r1) * inv;
     }
   }
 }

@@ -190,22 +190,57 @@ TEST(JitCoreOps, AttentionOverManyKeys) {
 }
 
 // A decode step's shape: one query row, one KV head shared by a group of
-// query heads. The kernel splits the value columns in two (48 -> 24 each, not
-// a multiple of the vector width) and runs the whole group per item. The
-// second case has a group too large for the kernel's accumulators (16 heads
-// of 300 columns per slice), so a slice makes two passes over the keys.
+// query heads, 97 of 150 cache rows visible. The kernel splits the visible
+// keys in two halves (49 and 48), one work item each, and merges them. Also
+// two KV heads (two groups, four items); 16 heads of 600 value columns; and
+// four rows of those, which take the one-pass kernel, whose accumulators hold
+// 13 heads at a time, so it makes two passes over the keys.
 TEST(JitCoreOps, AttentionDecodeStepGroups) {
   HostTensor mask(DType::boolean, {1, 150});
   for (int64_t j = 0; j < 150; ++j) mask.set_int(j, j < 97);
+  const std::string op = "attention %a0, %a1, %a2, %a3 {mask_value = -1e+30, scale = 0.5}";
   HostTensor q = random_tensor(DType::f32, {4, 1, 64}, 11);
   HostTensor k = random_tensor(DType::f32, {1, 150, 64}, 12), v = random_tensor(DType::f32, {1, 150, 48}, 13);
-  EXPECT_TRUE(jit_matches_reference(check({q, k, v, mask}, "attention %a0, %a1, %a2, %a3 {mask_value = -1e+30, scale = 0.5}",
-                                          "f32[4,1,48]", 1e-6, 1e-5)));
+  EXPECT_TRUE(jit_matches_reference(check({q, k, v, mask}, op, "f32[4,1,48]", 1e-6, 1e-5)));
+  HostTensor k2 = random_tensor(DType::f32, {2, 150, 64}, 17), v2 = random_tensor(DType::f32, {2, 150, 48}, 18);
+  EXPECT_TRUE(jit_matches_reference(check({q, k2, v2, mask}, op, "f32[4,1,48]", 1e-6, 1e-5)));
   HostTensor q16 = random_tensor(DType::f32, {16, 1, 32}, 14);
   HostTensor k16 = random_tensor(DType::f32, {1, 150, 32}, 15), v16 = random_tensor(DType::f32, {1, 150, 600}, 16);
-  EXPECT_TRUE(jit_matches_reference(check({q16, k16, v16, mask},
-                                          "attention %a0, %a1, %a2, %a3 {mask_value = -1e+30, scale = 0.5}",
-                                          "f32[16,1,600]", 1e-6, 1e-5)));
+  EXPECT_TRUE(jit_matches_reference(check({q16, k16, v16, mask}, op, "f32[16,1,600]", 1e-6, 1e-5)));
+  HostTensor q4 = random_tensor(DType::f32, {16, 4, 32}, 19);
+  HostTensor mask4(DType::boolean, {4, 150});
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 150; ++j) mask4.set_int(i * 150 + j, j < 90 + 20 * i);
+  EXPECT_TRUE(jit_matches_reference(check({q4, k16, v16, mask4}, op, "f32[16,4,600]", 1e-6, 1e-5)));
+}
+
+// The split kernel of a decode step keeps a counter in its launch's scratch
+// between calls (which half finished second). One compiled program called
+// five times with new inputs and a growing number of visible keys, as a
+// decode loop calls it, must match the reference every time.
+TEST(JitCoreOps, AttentionDecodeRepeatedCalls) {
+  const std::string op = "attention %a0, %a1, %a2, %a3 {mask_value = -1e+30, scale = 0.5}";
+  auto inputs = [](int call) {
+    HostTensor mask(DType::boolean, {1, 150});
+    for (int64_t j = 0; j < 150; ++j) mask.set_int(j, j < 1 + 30 * call);
+    return std::vector<HostTensor>{random_tensor(DType::f32, {4, 1, 64}, 20 + call),
+                                   random_tensor(DType::f32, {1, 150, 64}, 30 + call),
+                                   random_tensor(DType::f32, {1, 150, 48}, 40 + call), mask};
+  };
+  const JitCheck c = check(inputs(0), op, "f32[4,1,48]");
+  auto m = parse_module(c.module_text, "<test>");
+  ASSERT_TRUE(m.ok());
+  ReferenceInterpreter ref(**m);
+  CpuBackend jit(**m, CpuBackendOptions{2, ""});
+  for (int call = 0; call < 5; ++call) {
+    const auto args = inputs(call);
+    auto want = ref.run("f", args);
+    auto got = jit.run("f", args);
+    ASSERT_TRUE(want.ok() && got.ok());
+    const auto &w = (*want)[0].floats(), &g = (*got)[0].floats();
+    for (size_t i = 0; i < w.size(); ++i)
+      ASSERT_NEAR(g[i], w[i], 1e-6 + 1e-5 * std::fabs(w[i])) << "call " << call << " element " << i;
+  }
 }
 
 }  // namespace
