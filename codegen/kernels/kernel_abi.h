@@ -19,6 +19,9 @@
  *    same bits for any split: never reduce across work items, and reduce
  *    within one in a fixed order.
  *  - no libc beyond <math.h>; no allocation (small scratch on the stack).
+ *    A template that needs memory shared by its work items (a merge of
+ *    partial results) asks for KernelCall::scratch_bytes: one more buffer,
+ *    private to the launch, zero on its first call, kept between calls.
  */
 #ifndef GRAPHC_KERNEL_ABI_H
 #define GRAPHC_KERNEL_ABI_H
