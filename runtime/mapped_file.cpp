@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/page_memory.h"
+
 namespace graphc {
 namespace {
 
@@ -37,13 +39,13 @@ Expected<MappedFile> MappedFile::open(const std::string& path) {
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
   if (p == MAP_FAILED)
     return Error{fmt::format("{}: cannot map {} bytes: {}", path, size, errno_text())};
-  // Advice only. Pages the file reads in on our faults then come as 2 MiB
-  // folios mapped by one entry each (measured: 112 of the 120 huge pages of
-  // the 241 MiB Gemma GGUF, against 47 without the advice), like the
-  // anonymous buffers of page_memory.h. Streaming the LM head from the
-  // file's 4 KiB pages was measured up to 20% slower (bench/RESULTS.md).
-  // Pages already cached keep their size.
-  if (size >= (size_t{4} << 20)) ::madvise(p, size, MADV_HUGEPAGE);
+  // Pages the file reads in on our faults then come as 2 MiB folios mapped
+  // by one entry each (measured: 112 of the 120 huge pages of the 241 MiB
+  // Gemma GGUF, against 47 without the advice), like the anonymous buffers
+  // of page_memory.h. Streaming the LM head from the file's 4 KiB pages was
+  // measured up to 20% slower (bench/RESULTS.md). Pages already cached keep
+  // their size.
+  advise_huge_pages(p, size);
   return MappedFile(path, static_cast<const uint8_t*>(p), size);
 }
 

@@ -6,10 +6,19 @@
 #include <sys/mman.h>
 
 namespace graphc {
+namespace {
+
+constexpr size_t kHuge = size_t{2} << 20;
+constexpr size_t kHugeFrom = 2 * kHuge;
+
+}  // namespace
+
+void advise_huge_pages(void* start, size_t bytes) {
+  if (bytes >= kHugeFrom) ::madvise(start, bytes, MADV_HUGEPAGE);
+}
 
 std::shared_ptr<void> map_zero_pages(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const bool huge = bytes >= 2 * kHuge;
+  const bool huge = bytes >= kHugeFrom;
   // A huge-page buffer reserves one huge page more, to start on a boundary;
   // the slack is never touched, so it costs address space only.
   const size_t reserved = huge ? bytes + kHuge : bytes;
@@ -18,7 +27,7 @@ std::shared_ptr<void> map_zero_pages(size_t bytes) {
   void* start = p;
   if (huge) {
     start = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1));
-    ::madvise(start, bytes, MADV_HUGEPAGE);  // advice only: 4 KiB pages if the kernel has none to give
+    advise_huge_pages(start, bytes);
   }
   return std::shared_ptr<void>(start, [p, reserved](void*) { ::munmap(p, reserved); });
 }

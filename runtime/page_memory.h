@@ -15,4 +15,10 @@ namespace graphc {
 // memory"). Throws std::bad_alloc when the kernel refuses the mapping.
 std::shared_ptr<void> map_zero_pages(size_t bytes);
 
+// Asks for transparent huge pages on [start, start + bytes) when the range is
+// 4 MiB or more, the size from which map_zero_pages aligns to 2 MiB; smaller
+// ranges are left as they are. Advice only: the kernel may have none to give.
+// For a file mapping it applies to the pages read in on later faults.
+void advise_huge_pages(void* start, size_t bytes);
+
 }  // namespace graphc
