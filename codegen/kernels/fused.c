@@ -53,9 +53,9 @@ GK_TEMPLATE void gk_rope_f32(float *y, const float *x, const float *cs, const fl
   }
 }
 
-/* Scratch of one work item (on the stack): the accumulators, heads of a
- * group times the columns of its value slice (16 KiB); per head a running
- * maximum and sum and the scores of one block of keys (16 KiB). */
+/* Bounds of the attention kernels' stack scratch: the accumulators of
+ * gk_attention_f32 (heads of a pass times value columns, 16 KiB), and per
+ * head a running maximum, a sum and the scores of one block of keys. */
 enum { GK_ATTENTION_ACC = 4096, GK_ATTENTION_HEADS = 64, GK_ATTENTION_BLOCK = 64 };
 
 /* Dot products of one key row with the query rows of ng heads (at most 4,
@@ -110,8 +110,9 @@ GK_HOT_INLINE void gk_attention_values(float *acc, const float *p, const float *
 
 /* The online softmax over the visible keys of mask row mrow whose ordinal
  * among the visible ones is in [lo, hi), for ng query heads (rows qg,
- * q_stride apart) and value columns [0, w) of vb (rows dv apart): adds to
- * acc[g * w + c], top[g] (running maximum) and sum[g], unnormalised. Keys go
+ * q_stride apart) and value columns [0, w) of vb (rows dv apart): leaves
+ * acc[g * w + c], top[g] (running maximum) and sum[g], unnormalised (top
+ * -inf and zero sums when no key is in range). Keys go
  * in blocks of GK_ATTENTION_BLOCK: the scores of a block, then one update of
  * each head's maximum (rescaling what was summed before), then the block's
  * weights and values. */
@@ -120,6 +121,11 @@ GK_HOT_INLINE void gk_attention_pass(float *acc, float *top, float *sum, const f
                                      const uint8_t *mrow, int64_t m_j, int64_t T, int64_t lo, int64_t hi, float scale) {
   float sc[GK_ATTENTION_HEADS * GK_ATTENTION_BLOCK];
   int32_t idx[GK_ATTENTION_BLOCK];
+  for (int64_t g = 0; g < ng; ++g) {
+    top[g] = -INFINITY;
+    sum[g] = 0;
+  }
+  for (int64_t c = 0; c < ng * w; ++c) acc[c] = 0;
   int64_t ordinal = 0;
   for (int64_t j = 0; j < T && ordinal < hi;) {
     int64_t nb = 0;
@@ -196,11 +202,6 @@ GK_TEMPLATE void gk_attention_f32(float *out, const float *q, const float *k, co
     for (int64_t j = 0; j < T; ++j) visible += mrow[j * m_j] != 0;
     for (int64_t g0 = 0; g0 < G; g0 += per_pass) {
       const int64_t ng = g0 + per_pass < G ? per_pass : G - g0;
-      for (int64_t g = 0; g < ng; ++g) {
-        top[g] = -INFINITY;
-        sum[g] = 0;
-        for (int64_t c = 0; c < dv; ++c) acc[g * dv + c] = 0;
-      }
       gk_attention_pass(acc, top, sum, q + ((kv * G + g0) * n + i) * hd, n * hd, ng, kb, hd, vb, dv, dv, mrow, m_j, T,
                         0, visible, scale);
       for (int64_t g = 0; g < ng; ++g) {
@@ -227,8 +228,8 @@ static inline int64_t gk_attention_split_part(int64_t G, int64_t dv) { return 64
  * gk_attention_split_part per (kv, i), private to this launch, zero on the
  * first call); the second half to finish, told by a counter there, merges
  * the two, half 0 first whichever finished first, and sets the counter back
- * to 0 for the next call. The lowering uses it when a group's accumulators
- * (G * dv) fit GK_ATTENTION_ACC. */
+ * to 0 for the next call. The lowering uses it for at most 4 (kv, i) and
+ * GK_ATTENTION_HEADS heads per group. */
 GK_TEMPLATE void gk_attention_split_f32(float *out, const float *q, const float *k, const float *v,
                                         const uint8_t *mask, uint8_t *scratch, int64_t H, int64_t n, int64_t hd,
                                         int64_t K, int64_t T, int64_t dv, int64_t m_i, int64_t m_j, float scale,
@@ -243,15 +244,9 @@ GK_TEMPLATE void gk_attention_split_f32(float *out, const float *q, const float 
     for (int64_t j = 0; j < T; ++j) visible += mrow[j * m_j] != 0;
     const int64_t mid = (visible + 1) / 2;
     uint8_t *base = scratch + r * part;
-    float *mine = (float *)(base + 64) + half * half_floats;
-    float *top = mine, *sum = mine + G, *acc = mine + 2 * G;
-    for (int64_t g = 0; g < G; ++g) {
-      top[g] = -INFINITY;
-      sum[g] = 0;
-    }
-    for (int64_t c = 0; c < G * dv; ++c) acc[c] = 0;
-    gk_attention_pass(acc, top, sum, q + (kv * G * n + i) * hd, n * hd, G, kb, hd, vb, dv, dv, mrow, m_j, T,
-                      half ? mid : 0, half ? visible : mid, scale);
+    float *mine = (float *)(base + 64) + half * half_floats; /* top[G], sum[G], acc[G * dv] */
+    gk_attention_pass(mine + 2 * G, mine, mine + G, q + (kv * G * n + i) * hd, n * hd, G, kb, hd, vb, dv, dv, mrow,
+                      m_j, T, half ? mid : 0, half ? visible : mid, scale);
     int32_t *counter = (int32_t *)base;
     if (__atomic_add_fetch(counter, 1, __ATOMIC_ACQ_REL) < 2) continue;
     __atomic_store_n(counter, 0, __ATOMIC_RELAXED);

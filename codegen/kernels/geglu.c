@@ -5,8 +5,9 @@
  * graphs/layers.h composes it, and the product is rounded once.
  *
  * Decode (M <= 4): work item f computes both row dots (matvec.h) and the
- * product, the products of up to GK_GELU_BATCH items at once. Prefill: work item = an mc x GK_NC tile; the gate tile goes to y,
- * the up tile to the stack, then y = gelu(y) * up in place.
+ * product, the products of up to GK_GELU_BATCH items at once. Prefill: work
+ * item = an mc x GK_NC tile; the gate tile goes to y, the up tile to the
+ * stack, then y = gelu(y) * up in place.
  */
 #include <math.h>
 
